@@ -1,0 +1,128 @@
+"""ARNs and AWS identifiers: the one module that takes them apart and puts them together."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ACCESS_KEY_RE = re.compile(r"^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Arn:
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @property
+    def resource_type(self) -> str:
+        """The part of the resource before the first ``/`` or ``:`` (``user``, ``role``, ``assumed-role``…)."""
+        return re.split(r"[/:]", self.resource, maxsplit=1)[0]
+
+    @property
+    def resource_name(self) -> str:
+        """The last path element of the resource (a user or role name without its path)."""
+        return re.split(r"[/:]", self.resource)[-1]
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+
+def parse_arn(text: str | None) -> Arn | None:
+    """Split an ARN; None for anything that is not one (logs hold all sorts of strings)."""
+    if not text or not isinstance(text, str) or not text.startswith("arn:"):
+        return None
+    parts = text.split(":", 5)
+    if len(parts) != 6 or not parts[1] or not parts[2]:
+        return None
+    return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
+
+
+def is_account_id(text: str | None) -> bool:
+    return bool(text) and bool(_ACCOUNT_RE.match(text))  # type: ignore[arg-type]
+
+
+def is_access_key_id(text: str | None) -> bool:
+    return bool(text) and bool(_ACCESS_KEY_RE.match(text))  # type: ignore[arg-type]
+
+
+def is_temporary_key(access_key_id: str | None) -> bool:
+    return bool(access_key_id) and access_key_id.startswith("ASIA")  # type: ignore[union-attr]
+
+
+def root_arn(partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:root"
+
+
+def user_arn(partition: str, account: str, name: str, path: str = "/") -> str:
+    return f"arn:{partition}:iam::{account}:user{_path(path)}{name}"
+
+
+def role_arn(partition: str, account: str, name: str, path: str = "/") -> str:
+    return f"arn:{partition}:iam::{account}:role{_path(path)}{name}"
+
+
+def group_arn(partition: str, account: str, name: str, path: str = "/") -> str:
+    return f"arn:{partition}:iam::{account}:group{_path(path)}{name}"
+
+
+def policy_arn(partition: str, account: str, name: str) -> str:
+    return f"arn:{partition}:iam::{account}:policy/{name}"
+
+
+def assumed_role_arn(partition: str, account: str, role_name: str, session_name: str) -> str:
+    return f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
+
+
+def federated_user_arn(partition: str, account: str, name: str) -> str:
+    return f"arn:{partition}:sts::{account}:federated-user/{name}"
+
+
+def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def _path(path: str | None) -> str:
+    if not path or path == "/":
+        return "/"
+    return "/" + path.strip("/") + "/"
+
+
+def role_name_of_session(session_arn: str | None) -> tuple[str, str] | None:
+    """(role name, session name) of an ``assumed-role`` ARN."""
+    arn = parse_arn(session_arn)
+    if arn is None or arn.service != "sts" or not arn.resource.startswith("assumed-role/"):
+        return None
+    parts = arn.resource.split("/")
+    if len(parts) < 3:
+        return None
+    return parts[1], "/".join(parts[2:])
+
+
+def partition_of(arn_text: str | None, default: str = "aws") -> str:
+    arn = parse_arn(arn_text)
+    return arn.partition if arn else default
+
+
+def account_of_access_key(access_key_id: str | None) -> str | None:
+    """The account an AKIA/ASIA key belongs to, decoded offline from the key id.
+
+    Keys issued since 2019 carry the account id in characters 5-12 (base32); older or sanitized keys
+    decode to nonsense, so callers treat the answer as a hint, never as proof.
+    """
+    if not access_key_id or len(access_key_id) < 16 or not access_key_id[:4].isalpha():
+        return None
+    body = access_key_id[4:20]
+    if len(body) != 16:
+        return None
+    try:
+        decoded = base64.b32decode(body)
+    except (ValueError, TypeError):
+        return None
+    value = int.from_bytes(decoded[:6], "big")
+    account = (value & 0x7FFFFFFFFF80) >> 7
+    return f"{account:012d}"

@@ -1,0 +1,173 @@
+"""Frozen, typed views of a CloudTrail event: the seam between reading and everything after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Fields(Mapping[str, Any]):
+    """A read-only mapping that finds keys case-insensitively.
+
+    CloudTrail lower-cases only the first letter of API member names (``sSHPublicKey``), and exports
+    (Lake, SIEMs) lower-case whole names, so every parameter look-up goes through this.
+    """
+
+    __slots__ = ("_data", "_folded")
+
+    def __init__(self, data: Mapping[str, Any] | None) -> None:
+        self._data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        self._folded: dict[str, str] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            if self._folded is None:
+                self._folded = {str(k).lower(): k for k in self._data}
+            real = self._folded.get(key.lower())
+            if real is None:
+                raise
+            return self._data[real]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Fields({dict(self._data)!r})"
+
+    def sub(self, *path: str) -> Fields:
+        """The nested mapping at `path` (each step case-insensitive), or an empty one."""
+        node: Any = self
+        for step in path:
+            if isinstance(node, Mapping) and not isinstance(node, Fields):
+                node = Fields(node)
+            if not isinstance(node, Fields):
+                return Fields(None)
+            node = node.get(step)
+        if isinstance(node, Fields):
+            return node
+        return Fields(node if isinstance(node, Mapping) else None)
+
+    def text(self, *path: str) -> str | None:
+        """The string at `path`, or None when absent, empty or not a scalar."""
+        *head, last = path
+        value = self.sub(*head).get(last) if head else self.get(last)
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        value = str(value)
+        return value or None
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        return self._data
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a call, resolved from `userIdentity` into a graph node.
+
+    `kind` is the node kind of the graph contract (Root, User, Session, Role, FederatedUser,
+    ExternalIdentity, Service, Account, Unknown) and `key` its node id. `identity_type` keeps
+    CloudTrail's own `userIdentity.type` for display and for hunts that care (AWSAccount vs AssumedRole).
+    """
+
+    kind: str
+    key: str
+    identity_type: str
+    account: str | None = None
+    name: str | None = None
+    partition: str = "aws"
+    principal_id: str | None = None
+    # Sessions: the role (with its path) or user that issued them.
+    issuer_arn: str | None = None
+    issuer_kind: str | None = None
+    session_name: str | None = None
+    creation_date: datetime | None = None
+    mfa_authenticated: bool | None = None
+    source_identity: str | None = None
+    ec2_role_delivery: str | None = None
+    invoked_by: str | None = None
+    in_scope_of: str | None = None  # inScopeOf.credentialsIssuedTo (the Lambda function etc.)
+    provider: str | None = None  # SAML / OIDC / Identity Center
+    console_session: bool = False  # sessionCredentialFromConsole
+
+    @property
+    def is_session(self) -> bool:
+        return self.kind in ("Session", "FederatedUser")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """An entry of the record's `resources[]` list."""
+
+    arn: str
+    type: str | None = None
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A temporary key handed out by an STS call, without its secret parts.
+
+    `session_key` is the node the key acts as: the assumed-role or federated-user ARN, or the user itself
+    for GetSessionToken.
+    """
+
+    access_key_id: str | None  # None when responseElements were omitted (over 100 KB) or the call failed
+    via: str  # AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity, GetSessionToken, GetFederationToken
+    session_key: str | None
+    session_kind: str | None  # Session | FederatedUser | User | Root
+    role_arn: str | None
+    session_name: str | None
+    source_identity: str | None
+    expiration: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalized CloudTrail event.
+
+    `request`, `response` and `additional` are case-insensitive views of requestParameters,
+    responseElements and additionalEventData; only code inside `graphtrail.cloudtrail` reads them.
+    """
+
+    event_id: str
+    time: datetime  # UTC, aware
+    name: str
+    source: str  # eventSource, e.g. iam.amazonaws.com
+    region: str | None
+    account: str | None  # recipientAccountId (the account whose log holds the event)
+    principal: Principal
+    access_key_id: str | None
+    source_ip: str | None  # the first address when sourceIPAddress held several
+    source_ips: tuple[str, ...]
+    source_service: str | None  # sourceIPAddress when it names an AWS service, not an address
+    user_agent: str | None
+    error_code: str | None
+    error_message: str | None
+    read_only: bool | None
+    category: str  # Management | Data | Insight | NetworkActivity
+    event_type: str | None
+    shared_event_id: str | None
+    request_id: str | None
+    vpc_endpoint_id: str | None
+    version: str | None
+    resources: tuple[ResourceRef, ...] = ()
+    issued: IssuedCredential | None = None
+    request: Fields = field(default_factory=lambda: Fields(None))
+    response: Fields = field(default_factory=lambda: Fields(None))
+    additional: Fields = field(default_factory=lambda: Fields(None))
+
+    @property
+    def failed(self) -> bool:
+        return self.error_code is not None
+
+    @property
+    def is_insight(self) -> bool:
+        return self.category == "Insight"

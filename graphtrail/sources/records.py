@@ -1,0 +1,45 @@
+"""What every source yields: raw records, rejects and skipped files, each with where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrigin:
+    """Where a record was read: `source` names the file (``archive.zip!member``, ``<stdin>``, ``s3://…``)."""
+
+    source: str
+    index: int  # 0-based position of the record within its source
+    line: int | None = None  # 1-based line number for line-oriented sources
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One CloudTrail record as a plain dict, unwrapped from whatever envelope carried it."""
+
+    data: dict[str, Any]
+    origin: RecordOrigin
+    shape: str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Something that should have been a record (or a whole file) and could not be read."""
+
+    origin: RecordOrigin
+    reason: str  # short code: malformed-json, truncated-gzip, not-utf8, empty-file, decompressed-too-large, ...
+    detail: str = ""
+    whole_file: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file that is deliberately not ingested (digest file, CloudWatch control message, not a log)."""
+
+    source: str
+    reason: str  # digest | control-message | not-a-log
+
+
+SourceItem = RawRecord | Rejected | SkippedFile
