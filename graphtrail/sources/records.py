@@ -42,4 +42,14 @@ class SkippedFile:
     reason: str  # digest | control-message | not-a-log
 
 
-SourceItem = RawRecord | Rejected | SkippedFile
+
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A non-fatal remark about a source (bytes repaired, a member skipped); counted, never silent."""
+
+    source: str
+    reason: str
+    detail: str = ""
+SourceItem = RawRecord | Rejected | SkippedFile | Notice
