@@ -21,7 +21,9 @@ class RawRecord:
 
     data: dict[str, Any]
     origin: RecordOrigin
-    shape: str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
+    shape: (
+        str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,9 @@ class Rejected:
     """Something that should have been a record (or a whole file) and could not be read."""
 
     origin: RecordOrigin
-    reason: str  # short code: malformed-json, truncated-gzip, not-utf8, empty-file, decompressed-too-large, ...
+    reason: (
+        str  # short code: malformed-json, truncated-gzip, not-utf8, empty-file, decompressed-too-large, ...
+    )
     detail: str = ""
     whole_file: bool = False
 
@@ -42,9 +46,6 @@ class SkippedFile:
     reason: str  # digest | control-message | not-a-log
 
 
-
-
-
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A non-fatal remark about a source (bytes repaired, a member skipped); counted, never silent."""
@@ -52,4 +53,6 @@ class Notice:
     source: str
     reason: str
     detail: str = ""
+
+
 SourceItem = RawRecord | Rejected | SkippedFile | Notice
