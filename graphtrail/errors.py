@@ -15,7 +15,7 @@ class InputError(GraphtrailError):
     """A path given by the user cannot be read at all."""
 
 
-class RecordRejected(GraphtrailError):  # noqa: N818 - it names the outcome, not a failure of graphtrail
+class RecordRejected(GraphtrailError):
     """A record is not a usable CloudTrail event; `reason` is a short, countable code."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
