@@ -126,3 +126,52 @@ def account_of_access_key(access_key_id: str | None) -> str | None:
     value = int.from_bytes(decoded[:6], "big")
     account = (value & 0x7FFFFFFFFF80) >> 7
     return f"{account:012d}"
+
+
+# Builders for the resources the action table points at. Each takes what CloudTrail logs (a bare id or name)
+# and gives the ARN AWS documents for it, so the same resource seen by id in one event and by ARN in another
+# becomes one node.
+
+
+def build_arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def ec2_arn(partition: str, region: str, account: str, resource_type: str, resource_id: str) -> str:
+    """``arn:aws:ec2:REGION:ACCOUNT:TYPE/ID``. Snapshots and images are written without an account."""
+    if resource_type in ("snapshot", "image"):
+        account = ""
+    return build_arn(partition, "ec2", region, account, f"{resource_type}/{resource_id}")
+
+
+def rds_arn(partition: str, region: str, account: str, resource_type: str, identifier: str) -> str:
+    """``arn:aws:rds:REGION:ACCOUNT:TYPE:ID`` (``snapshot``, ``cluster-snapshot``, ``db``, ``cluster``)."""
+    return build_arn(partition, "rds", region, account, f"{resource_type}:{identifier}")
+
+
+def lambda_function_arn(partition: str, region: str, account: str, name: str) -> str:
+    return build_arn(partition, "lambda", region, account, f"function:{name}")
+
+
+def secret_arn(partition: str, region: str, account: str, name: str) -> str:
+    """A partial secret ARN: the real one ends in a random six-character suffix that events by name lack."""
+    return build_arn(partition, "secretsmanager", region, account, f"secret:{name}")
+
+
+def ssm_parameter_arn(partition: str, region: str, account: str, name: str) -> str:
+    """Parameter names may start with ``/`` (hierarchies); the ARN has exactly one ``/`` after ``parameter``."""
+    return build_arn(partition, "ssm", region, account, f"parameter/{name.lstrip('/')}")
+
+
+def kms_key_arn(partition: str, region: str, account: str, key_id: str) -> str:
+    """A key id (uuid) or an alias name (``alias/…``) → the key or alias ARN."""
+    resource = key_id if key_id.startswith("alias/") else f"key/{key_id}"
+    return build_arn(partition, "kms", region, account, resource)
+
+
+def trail_arn(partition: str, region: str, account: str, name: str) -> str:
+    return build_arn(partition, "cloudtrail", region, account, f"trail/{name}")
+
+
+def instance_profile_arn(partition: str, account: str, name: str, path: str = "/") -> str:
+    return f"arn:{partition}:iam::{account}:instance-profile{_path(path)}{name}"

@@ -1,0 +1,340 @@
+"""Aggregate events into nodes and edges, in memory that grows with the graph, not with the events.
+
+One `GraphAccumulator` lives for an ingest run: it is loaded from the case, fed every new (deduplicated)
+event, and written back. Every bounded collection keeps the same members whatever order events arrive in,
+so a case built in one run equals one built incrementally from the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphtrail import arn as arns
+from graphtrail.cloudtrail.actions import ActionEffect, NodeRef
+from graphtrail.cloudtrail.event import Event, Principal
+from graphtrail.cloudtrail.timeparse import format_time
+from graphtrail.ipranges import AwsIpRanges
+from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, SESSION_OF
+
+SAMPLE_CAP = 50  # distinct IPs, user agents, keys, fact values kept per edge or node
+EVENT_SAMPLE = 10  # earliest and latest event ids kept per edge
+
+
+def _keep_first(bucket: dict[str, str], value: str, when: str, cap: int = SAMPLE_CAP) -> None:
+    """Remember `value` with the earliest time it was seen; past `cap`, drop the latest-seen value."""
+    seen = bucket.get(value)
+    if seen is not None:
+        if when < seen:
+            bucket[value] = when
+        return
+    bucket[value] = when
+    if len(bucket) > cap:
+        latest = max(bucket.items(), key=lambda item: (item[1], item[0]))
+        del bucket[latest[0]]
+
+
+@dataclass(slots=True)
+class NodeState:
+    key: str
+    kind: str
+    account: str | None = None
+    name: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    props: dict[str, Any] = field(default_factory=dict)
+
+    def seen(self, when: str) -> None:
+        if self.first_seen is None or when < self.first_seen:
+            self.first_seen = when
+        if self.last_seen is None or when > self.last_seen:
+            self.last_seen = when
+
+
+@dataclass(slots=True)
+class EdgeState:
+    src: str
+    type: str
+    dst: str
+    count: int = 0
+    error_count: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+    traversable: bool = False
+    errors: dict[str, int] = field(default_factory=dict)
+    source_ips: dict[str, str] = field(default_factory=dict)
+    user_agents: dict[str, str] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
+    access_keys: dict[str, str] = field(default_factory=dict)
+    early: list[tuple[str, str]] = field(default_factory=list)
+    late: list[tuple[str, str]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def seen(self, when: str) -> None:
+        if self.first_seen is None or when < self.first_seen:
+            self.first_seen = when
+        if self.last_seen is None or when > self.last_seen:
+            self.last_seen = when
+
+    def sample(self, when: str, event_id: str) -> None:
+        item = (when, event_id)
+        early, late = self.early, self.late
+        if item in early or item in late:
+            return
+        if len(early) < EVENT_SAMPLE or item < early[-1]:
+            early.append(item)
+            early.sort()
+            if len(early) > EVENT_SAMPLE:
+                item = early.pop()  # the displaced one may still be among the latest
+            else:
+                return
+        if len(late) < EVENT_SAMPLE or item > late[0]:
+            late.append(item)
+            late.sort()
+            if len(late) > EVENT_SAMPLE:
+                late.pop(0)
+
+    @property
+    def event_ids(self) -> list[str]:
+        merged = sorted(set(self.early) | set(self.late))
+        return [event_id for _, event_id in merged]
+
+    def add_facts(self, facts: Mapping[str, Any], when: str) -> None:
+        for name, value in facts.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                self.facts[name] = bool(self.facts.get(name)) or value
+            elif isinstance(value, (int, float)):
+                self.facts[name] = self.facts.get(name, 0) + value
+            else:
+                bucket = self.facts.setdefault(name, {})
+                if not isinstance(bucket, dict):
+                    continue
+                for item in value if isinstance(value, (tuple, list, set, frozenset)) else (value,):
+                    _keep_first(bucket, str(item), when)
+
+
+class GraphAccumulator:
+    """Nodes and edges of a case while it is being built."""
+
+    def __init__(self, ip_ranges: AwsIpRanges | None = None) -> None:
+        self.nodes: dict[str, NodeState] = {}
+        self.edges: dict[tuple[str, str, str], EdgeState] = {}
+        self._ip_ranges = ip_ranges or AwsIpRanges.load()
+
+    # -- nodes and edges -------------------------------------------------------------------------
+    def node(self, key: str, kind: str, when: str, account: str | None = None, name: str | None = None) -> NodeState:
+        state = self.nodes.get(key)
+        if state is None:
+            state = self.nodes[key] = NodeState(key=key, kind=kind, account=account, name=name)
+        elif state.kind in ("Unknown", "Resource") and kind not in ("Unknown", "Resource"):
+            state.kind = kind  # a bare reference learned its real kind
+        if account and not state.account:
+            state.account = account
+        if name and not state.name:
+            state.name = name
+        state.seen(when)
+        return state
+
+    def edge(self, src: str, type_: str, dst: str, when: str) -> EdgeState:
+        key = (src, type_, dst)
+        state = self.edges.get(key)
+        if state is None:
+            state = self.edges[key] = EdgeState(src=src, type=type_, dst=dst)
+        state.seen(when)
+        return state
+
+    def _structural(self, src: str, type_: str, dst: str, when: str) -> None:
+        self.edge(src, type_, dst, when).count += 1
+
+    def _in_account(self, key: str, account: str | None, when: str) -> None:
+        if account and (arns.is_account_id(account) or account == "anonymous") and key != account:
+            self.node(account, "Account", when, account=account, name=account)
+            edge = self.edges.get((key, IN_ACCOUNT, account))
+            if edge is None:
+                self.edge(key, IN_ACCOUNT, account, when).count = 1
+            else:
+                edge.seen(when)
+
+    def _ref(self, ref: NodeRef, when: str) -> NodeState:
+        state = self.node(ref.key, ref.kind, when, account=ref.account, name=ref.name)
+        if ref.resource_type and "type" not in state.props:
+            state.props["type"] = ref.resource_type
+        for name, value in ref.props.items():
+            if value is not None and name not in state.props:
+                state.props[name] = value
+        self._in_account(ref.key, ref.account, when)
+        return state
+
+    # -- events ----------------------------------------------------------------------------------
+    def add_event(self, event: Event, effect: ActionEffect) -> None:
+        when = format_time(event.time)
+        principal = event.principal
+        actor = self._principal(principal, when)
+        key = event.access_key_id
+        if key:
+            self._access_key(key, principal, event, when)
+
+        for address in event.source_ips:
+            ip = self.node(address, "IP", when, name=address)
+            if "is_aws" not in ip.props:
+                match = self._ip_ranges.lookup(address)
+                ip.props["is_aws"] = match is not None
+                if match is not None:
+                    ip.props["aws_service"] = match.service
+                    ip.props["aws_region"] = match.region
+            self._structural(actor.key, FROM_IP, address, when)
+            if key:
+                self._structural(key, FROM_IP, address, when)
+
+        target = self._ref(effect.target, when)
+        edge = self.edge(actor.key, event.name, target.key, when)
+        edge.count += 1
+        if event.error_code:
+            edge.error_count += 1
+            edge.errors[event.error_code] = edge.errors.get(event.error_code, 0) + 1
+        elif effect.traversable:
+            edge.traversable = True
+        for address in event.source_ips:
+            _keep_first(edge.source_ips, address, when)
+        if event.source_service and not event.source_ips:
+            _keep_first(edge.source_ips, event.source_service, when)
+        if event.user_agent:
+            _keep_first(edge.user_agents, event.user_agent, when)
+        if event.region:
+            _keep_first(edge.regions, event.region, when)
+        if key:
+            _keep_first(edge.access_keys, key, when)
+        edge.sample(when, event.event_id)
+        if effect.facts:
+            edge.add_facts(effect.facts, when)
+
+        for ref in effect.nodes:
+            self._ref(ref, when)
+        for link in effect.structural:
+            if link.src in self.nodes and link.dst in self.nodes:
+                self._structural(link.src, link.type, link.dst, when)
+
+        issued = event.issued
+        if issued is not None and issued.access_key_id:
+            self._issued_key(event, when)
+
+    def _principal(self, principal: Principal, when: str) -> NodeState:
+        state = self.node(principal.key, principal.kind, when, account=principal.account, name=principal.name)
+        props = state.props
+        if principal.kind == "Session":
+            if principal.issuer_arn:
+                props.setdefault("role", principal.issuer_arn)
+                role = self.node(
+                    principal.issuer_arn,
+                    "Role",
+                    when,
+                    account=_account_of(principal.issuer_arn),
+                    name=_name_of(principal.issuer_arn),
+                )
+                self._in_account(role.key, role.account, when)
+                self._structural(principal.key, SESSION_OF, principal.issuer_arn, when)
+            _set_once(props, "session_name", principal.session_name)
+            _set_once(props, "source_identity", principal.source_identity)
+            if principal.ec2_role_delivery:
+                _set_once(props, "ec2_role_delivery", principal.ec2_role_delivery)
+                if principal.session_name and principal.session_name.startswith("i-"):
+                    _set_once(props, "instance_id", principal.session_name)
+            _set_once(props, "workload", principal.in_scope_of)
+        elif principal.kind == "FederatedUser" and principal.issuer_arn:
+            props.setdefault("issuer", principal.issuer_arn)
+            issuer_kind = principal.issuer_kind or "User"
+            self.node(
+                principal.issuer_arn,
+                issuer_kind,
+                when,
+                account=_account_of(principal.issuer_arn),
+                name=_name_of(principal.issuer_arn),
+            )
+            self._structural(principal.key, SESSION_OF, principal.issuer_arn, when)
+        elif principal.kind == "ExternalIdentity":
+            _set_once(props, "provider", principal.provider)
+        _set_once(props, "identity_type", principal.identity_type)
+        self._in_account(principal.key, principal.account, when)
+        return state
+
+    def _access_key(self, key: str, principal: Principal, event: Event, when: str) -> None:
+        temporary = arns.is_temporary_key(key)
+        account = principal.account if principal.kind != "Account" else None
+        state = self.node(key, "AccessKey", when, account=account or arns.account_of_access_key(key), name=key)
+        props = state.props
+        props["temporary"] = temporary
+        if principal.kind != "Account":
+            _set_once(props, "owner", principal.key)
+            if temporary and principal.is_session:
+                _set_once(props, "role", principal.issuer_arn)
+                _set_once(props, "session_name", principal.session_name)
+                if principal.creation_date is not None:
+                    _set_once(props, "session_created", format_time(principal.creation_date))
+                _set_once(props, "ec2_role_delivery", principal.ec2_role_delivery)
+                _set_once(props, "workload", principal.in_scope_of)
+            if principal.console_session:
+                props["console"] = True
+            self._structural(key, AUTHENTICATES, principal.key, when)
+        if event.user_agent:
+            _keep_first(props.setdefault("user_agents", {}), event.user_agent, when)
+        for address in event.source_ips:
+            _keep_first(props.setdefault("source_ips", {}), address, when)
+
+    def _issued_key(self, event: Event, when: str) -> None:
+        issued = event.issued
+        assert issued is not None and issued.access_key_id
+        key = self.node(issued.access_key_id, "AccessKey", when, name=issued.access_key_id)
+        key.props["temporary"] = True
+        if issued.session_key:
+            _set_once(key.props, "owner", issued.session_key)
+            kind = issued.session_kind or "Session"
+            session = self.node(issued.session_key, kind, when, account=_account_of(issued.session_key))
+            if kind == "Session":
+                names = arns.role_name_of_session(issued.session_key)
+                if names:
+                    _set_once(session.props, "session_name", names[1])
+                if issued.role_arn:
+                    _set_once(session.props, "role", issued.role_arn)
+                    role = self.node(
+                        issued.role_arn,
+                        "Role",
+                        when,
+                        account=_account_of(issued.role_arn),
+                        name=_name_of(issued.role_arn),
+                    )
+                    self._in_account(role.key, role.account, when)
+                    self._structural(issued.session_key, SESSION_OF, issued.role_arn, when)
+            self._in_account(session.key, session.account, when)
+            self._structural(issued.access_key_id, AUTHENTICATES, issued.session_key, when)
+        key.account = key.account or _account_of(issued.session_key) or event.account
+
+    # -- persistence -----------------------------------------------------------------------------
+    def iter_nodes(self) -> Iterator[NodeState]:
+        return iter(self.nodes.values())
+
+    def iter_edges(self) -> Iterator[EdgeState]:
+        return iter(self.edges.values())
+
+    def load(self, nodes: Iterable[NodeState], edges: Iterable[EdgeState]) -> None:
+        for node in nodes:
+            self.nodes[node.key] = node
+        for edge in edges:
+            self.edges[(edge.src, edge.type, edge.dst)] = edge
+
+
+def _set_once(props: dict[str, Any], name: str, value: Any) -> None:
+    if value is not None and props.get(name) is None:
+        props[name] = value
+
+
+def _account_of(arn_text: str | None) -> str | None:
+    parsed = arns.parse_arn(arn_text)
+    return parsed.account if parsed is not None and parsed.account else None
+
+
+def _name_of(arn_text: str | None) -> str | None:
+    parsed = arns.parse_arn(arn_text)
+    return parsed.resource_name if parsed is not None else None

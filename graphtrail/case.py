@@ -1,0 +1,411 @@
+"""The case: one SQLite file holding events (the evidence), the graph, and what was ingested.
+
+Events are deduplicated on eventID by the primary key. Nodes and edges are the aggregates; they are
+rewritten as a whole at each checkpoint, in the same transaction as the events they summarise, so the
+file is never half-updated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from graphtrail.accumulate import EdgeState, NodeState
+from graphtrail.errors import CaseError
+from graphtrail.lineage import Issuance, KeyLineage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER,
+    shapes TEXT,
+    records INTEGER NOT NULL DEFAULT 0,
+    ingested INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    run_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY,
+    time TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    region TEXT,
+    account TEXT,
+    actor TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    access_key TEXT,
+    source_ip TEXT,
+    user_agent TEXT,
+    error_code TEXT,
+    category TEXT NOT NULL,
+    shared_event_id TEXT,
+    target TEXT,
+    file_id INTEGER,
+    raw BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE INDEX IF NOT EXISTS events_actor ON events (actor, time);
+CREATE INDEX IF NOT EXISTS events_key ON events (access_key, time);
+CREATE TABLE IF NOT EXISTS insights (
+    event_id TEXT PRIMARY KEY,
+    time TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT,
+    region TEXT,
+    file_id INTEGER,
+    raw BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issuances (
+    event_id TEXT PRIMARY KEY,
+    time TEXT NOT NULL,
+    via TEXT NOT NULL,
+    access_key_id TEXT,
+    issuer TEXT NOT NULL,
+    issuer_kind TEXT NOT NULL,
+    issuer_key TEXT,
+    session_key TEXT,
+    role_arn TEXT,
+    session_name TEXT,
+    source_identity TEXT,
+    source_ip TEXT,
+    user_agent TEXT,
+    account TEXT,
+    shared_event_id TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS key_lineage (
+    access_key_id TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    issuer TEXT,
+    issuer_kind TEXT,
+    issuer_key TEXT,
+    event_id TEXT,
+    time TEXT,
+    source_ip TEXT,
+    user_agent TEXT,
+    via TEXT,
+    session_key TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT,
+    name TEXT,
+    first_seen TEXT,
+    last_seen TEXT,
+    props BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edges (
+    src TEXT NOT NULL,
+    type TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    first_seen TEXT,
+    last_seen TEXT,
+    traversable INTEGER NOT NULL,
+    derived INTEGER NOT NULL DEFAULT 0,
+    props BLOB NOT NULL,
+    PRIMARY KEY (src, type, dst)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    position INTEGER,
+    line INTEGER,
+    reason TEXT NOT NULL,
+    detail TEXT,
+    run_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    paths TEXT NOT NULL,
+    summary TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An event as stored: the columns hunts filter on, and the redacted record as evidence."""
+
+    event_id: str
+    time: str
+    name: str
+    source: str
+    region: str | None
+    account: str | None
+    actor: str
+    actor_kind: str
+    access_key: str | None
+    source_ip: str | None
+    user_agent: str | None
+    error_code: str | None
+    category: str
+    shared_event_id: str | None
+    target: str | None
+    file_id: int | None
+    raw: bytes  # zlib(orjson(record)) with secrets already redacted
+
+    def record(self) -> dict[str, Any]:
+        return orjson.loads(zlib.decompress(self.raw))
+
+
+def pack_record(record: dict[str, Any]) -> bytes:
+    return zlib.compress(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS), 1)
+
+
+_EVENT_COLUMNS = (
+    "event_id, time, name, source, region, account, actor, actor_kind, access_key, source_ip, user_agent, "
+    "error_code, category, shared_event_id, target, file_id, raw"
+)
+
+
+class Case:
+    """An open case file. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise CaseError(
+                f"no case file at {self.path} (create one with `graphtrail ingest PATH --case {self.path}`)"
+            )
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA cache_size=-65536")
+            self._check_schema(create)
+        except sqlite3.DatabaseError as exc:
+            raise CaseError(f"{self.path} is not a graphtrail case ({exc})") from None
+
+    def _check_schema(self, create: bool) -> None:
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if tables:
+                raise CaseError(f"{self.path} is an SQLite file but not a graphtrail case")
+            if not create:
+                raise CaseError(f"{self.path} is empty, not a graphtrail case")
+            self.db.executescript(_SCHEMA)
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise CaseError(f"{self.path} has case schema {found}; this graphtrail reads schema {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------------------
+    def begin(self) -> None:
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def start_run(self, started: str, paths: Sequence[str]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (started, paths) VALUES (?, ?)", (started, orjson.dumps(list(paths)))
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, finished: str, summary: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET finished=?, summary=? WHERE id=?", (finished, orjson.dumps(summary), run_id))
+
+    def file_known(self, sha256: str) -> bool:
+        return self.db.execute("SELECT 1 FROM files WHERE sha256=?", (sha256,)).fetchone() is not None
+
+    def add_file(self, source: str, sha256: str, size: int | None, run_id: int) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO files (source, sha256, size, status, run_id) VALUES (?, ?, ?, 'reading', ?)",
+            (source, sha256, size, run_id),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_file(
+        self,
+        file_id: int,
+        *,
+        shapes: Iterable[str],
+        records: int,
+        ingested: int,
+        duplicates: int,
+        rejected: int,
+        status: str,
+    ) -> None:
+        self.db.execute(
+            "UPDATE files SET shapes=?, records=?, ingested=?, duplicates=?, rejected=?, status=? WHERE id=?",
+            (",".join(sorted(shapes)), records, ingested, duplicates, rejected, status, file_id),
+        )
+
+    def add_reject(
+        self, source: str, position: int | None, line: int | None, reason: str, detail: str, run_id: int
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO rejects (source, position, line, reason, detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (source, position, line, reason, detail[:500], run_id),
+        )
+
+    # -- events ----------------------------------------------------------------------------------
+    def existing_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 900):
+            chunk = event_ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0] for row in self.db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
+            )
+            found.update(
+                row[0] for row in self.db.execute(f"SELECT event_id FROM insights WHERE event_id IN ({marks})", chunk)
+            )
+        return found
+
+    def add_events(self, rows: Iterable[EventRow]) -> None:
+        self.db.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                (
+                    r.event_id, r.time, r.name, r.source, r.region, r.account, r.actor, r.actor_kind, r.access_key,
+                    r.source_ip, r.user_agent, r.error_code, r.category, r.shared_event_id, r.target, r.file_id, r.raw,
+                )
+                for r in rows
+            ),
+        )  # fmt: skip
+
+    def add_insights(self, rows: Iterable[tuple[str, str, str, str, str | None, str | None, int, bytes]]) -> None:
+        self.db.executemany("INSERT INTO insights VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    def add_issuances(self, issuances: Iterable[Issuance]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO issuances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (tuple(getattr(i, name) for name in Issuance.__slots__) for i in issuances),
+        )
+
+    def issuances(self) -> Iterator[Issuance]:
+        cursor = self.db.execute(f"SELECT {', '.join(Issuance.__slots__)} FROM issuances")
+        for row in cursor:
+            yield Issuance(*row)
+
+    def replace_lineage(self, lineage: Iterable[KeyLineage]) -> None:
+        self.db.execute("DELETE FROM key_lineage")
+        self.db.executemany(
+            "INSERT INTO key_lineage VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (tuple(getattr(item, name) for name in KeyLineage.__slots__) for item in lineage),
+        )
+
+    def lineage(self) -> dict[str, KeyLineage]:
+        cursor = self.db.execute(f"SELECT {', '.join(KeyLineage.__slots__)} FROM key_lineage")
+        return {row[0]: KeyLineage(*row) for row in cursor}
+
+    def events(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None) -> Iterator[EventRow]:
+        """Events in time order. `where` is a fixed SQL fragment written by graphtrail, never user text."""
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events {('WHERE ' + where) if where else ''} ORDER BY time, event_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.db.execute(sql, params):
+            yield EventRow(*row)
+
+    def event(self, event_id: str) -> EventRow | None:
+        row = self.db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id=?", (event_id,)).fetchone()
+        return EventRow(*row) if row else None
+
+    # -- graph -----------------------------------------------------------------------------------
+    def replace_graph(
+        self, nodes: Iterable[NodeState], edges: Iterable[EdgeState], derived: Iterable[EdgeState]
+    ) -> None:
+        self.db.execute("DELETE FROM nodes")
+        self.db.execute("DELETE FROM edges")
+        self.db.executemany(
+            "INSERT INTO nodes VALUES (?,?,?,?,?,?,?)",
+            ((n.key, n.kind, n.account, n.name, n.first_seen, n.last_seen, orjson.dumps(n.props)) for n in nodes),
+        )
+        rows = [(e, 0) for e in edges] + [(e, 1) for e in derived]
+        self.db.executemany(
+            "INSERT INTO edges VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                (e.src, e.type, e.dst, e.count, e.error_count, e.first_seen, e.last_seen, int(e.traversable), flag,
+                 orjson.dumps(_edge_props(e)))
+                for e, flag in rows
+            ),
+        )  # fmt: skip
+
+    def node_states(self) -> Iterator[NodeState]:
+        for key, kind, account, name, first, last, props in self.db.execute("SELECT * FROM nodes"):
+            yield NodeState(
+                key=key,
+                kind=kind,
+                account=account,
+                name=name,
+                first_seen=first,
+                last_seen=last,
+                props=orjson.loads(props),
+            )
+
+    def edge_states(self, *, include_derived: bool = False) -> Iterator[EdgeState]:
+        sql = "SELECT src, type, dst, count, error_count, first_seen, last_seen, traversable, props FROM edges"
+        if not include_derived:
+            sql += " WHERE derived=0"
+        for src, type_, dst, count, errors, first, last, traversable, props in self.db.execute(sql):
+            extra = orjson.loads(props)
+            yield EdgeState(
+                src=src,
+                type=type_,
+                dst=dst,
+                count=count,
+                error_count=errors,
+                first_seen=first,
+                last_seen=last,
+                traversable=bool(traversable),
+                errors=extra.get("errors", {}),
+                source_ips=extra.get("source_ips", {}),
+                user_agents=extra.get("user_agents", {}),
+                regions=extra.get("regions", {}),
+                access_keys=extra.get("access_keys", {}),
+                early=[tuple(item) for item in extra.get("early", [])],  # type: ignore[misc]
+                late=[tuple(item) for item in extra.get("late", [])],  # type: ignore[misc]
+                facts=extra.get("facts", {}),
+            )
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+def _edge_props(edge: EdgeState) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for name in ("errors", "source_ips", "user_agents", "regions", "access_keys", "facts"):
+        value = getattr(edge, name)
+        if value:
+            props[name] = value
+    if edge.early:
+        props["early"] = edge.early
+    if edge.late:
+        props["late"] = edge.late
+    return props

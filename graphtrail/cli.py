@@ -1,0 +1,245 @@
+"""The `graphtrail` command. Thin: parse options, call one library function, print.
+
+Results go to stdout (tables, or JSON with --json); progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from graphtrail import __version__
+from graphtrail.errors import GraphtrailError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+CASE_OPTION = click.option(
+    "--case",
+    "case_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The case file (SQLite) to read or write.",
+)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+    sys.stdout.flush()
+
+
+class GraphtrailGroup(click.Group):
+    """Turns library errors into one clear line and exit code 2, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GraphtrailError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            ctx.exit(2)
+
+
+@click.group(cls=GraphtrailGroup)
+@click.version_option(__version__, prog_name="graphtrail")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """graphtrail: AWS CloudTrail logs as a graph of identities, credentials, IPs and resources.
+
+    Start with `graphtrail ingest LOGS --case my.case`, then `graphtrail stats --case my.case` and
+    `graphtrail whois KEY_OR_ARN --case my.case`.
+    """
+    level = logging.ERROR if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@CASE_OPTION
+@click.option("--strict", is_flag=True, help="Exit with status 1 if any file or record was rejected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's accounting as JSON on stdout.")
+@click.option(
+    "--max-file-mb",
+    type=click.IntRange(1, 1 << 20),
+    default=512,
+    show_default=True,
+    help="Largest size one file may decompress to (guards against gzip bombs).",
+)
+@click.option("--show-rejects", type=click.IntRange(0), default=20, show_default=True, help="Reject lines to print.")
+def ingest(
+    paths: tuple[str, ...], case_path: Path, strict: bool, as_json: bool, max_file_mb: int, show_rejects: int
+) -> None:
+    """Read CloudTrail logs from PATHS into a case.
+
+    PATHS are files, folders (read recursively: .json, .json.gz, .jsonl/.ndjson, .zip, .tar(.gz), the S3
+    delivery layout AWSLogs/…/CloudTrail/…, organization trails), or - for stdin. The shape of each file
+    is detected: {"Records": […]}, arrays, JSON lines, lookup-events output, EventBridge envelopes,
+    CloudWatch Logs subscription payloads, CloudTrail Lake results, SIEM exports. Digest files are skipped.
+
+    Re-running adds only what is new: files already ingested are recognised by content, events are
+    deduplicated by eventID. Every file and record is accounted for: ingested, duplicate or rejected (with
+    its reason).
+    """
+    from graphtrail.ingest import IngestProgress, ingest_paths
+    from graphtrail.sources import ReadLimits
+
+    limits = ReadLimits(max_file_bytes=max_file_mb << 20)
+    with Progress(
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files  {task.fields[events]:,} events  {task.fields[mb]:.1f} MB"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("ingest", total=None, events=0, mb=0.0)
+
+        def progress(state: IngestProgress) -> None:
+            bar.update(
+                task,
+                completed=state.files_done,
+                total=state.files_total,
+                events=state.events,
+                mb=state.bytes_read / 1e6,
+            )
+
+        summary = ingest_paths(list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress)
+
+    for line in summary.problems[:show_rejects]:
+        err.print(f"[yellow]rejected[/] {line}", markup=True, highlight=False)
+    hidden = summary.records_rejected + sum(summary.files_rejected.values()) - min(show_rejects, len(summary.problems))
+    if hidden > 0 and show_rejects:
+        err.print(f"… {hidden} more rejects: `graphtrail stats --case {case_path}` lists them by reason")
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        _print_ingest_summary(summary, case_path)
+    if strict and summary.any_rejects:
+        raise SystemExit(1)
+
+
+def _print_ingest_summary(summary: Any, case_path: Path) -> None:
+    data = summary.as_dict()
+    files, records = data["files"], data["records"]
+    table = Table(title=f"ingested into {case_path}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("files seen", f"{files['seen']:,}")
+    table.add_row("  ingested", f"{files['ingested']:,}")
+    table.add_row("  already in the case", f"{files['already_ingested']:,}")
+    for reason, count in files["skipped"].items():
+        table.add_row(f"  skipped: {reason}", f"{count:,}")
+    for reason, count in files["rejected"].items():
+        table.add_row(f"  rejected: {reason}", f"{count:,}")
+    table.add_row("records read", f"{records['read']:,}")
+    table.add_row("  ingested", f"{records['ingested']:,}")
+    if records["insights"]:
+        table.add_row("  insights (kept apart)", f"{records['insights']:,}")
+    table.add_row("  duplicates", f"{records['duplicates']:,}")
+    table.add_row("  rejected", f"{records['rejected']:,}")
+    for reason, count in records["rejected_by_reason"].items():
+        table.add_row(f"    {reason}", f"{count:,}")
+    table.add_row("shapes", ", ".join(f"{k} {v:,}" for k, v in data["shapes"].items()) or "-")
+    rate = records["read"] / data["seconds"] if data["seconds"] else 0.0
+    table.add_row("time", f"{data['seconds']:.1f} s ({rate:,.0f} records/s)")
+    out.print(table)
+    if not data["balanced"]:
+        err.print("[bold red]accounting does not balance: this is a graphtrail bug, please report it[/]")
+
+
+@main.command()
+@CASE_OPTION
+@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True, help="Rows in the top lists.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def stats(case_path: Path, top: int, as_json: bool) -> None:
+    """What a case holds: counts by kind, busiest principals and keys, time span, formats, rejects."""
+    from graphtrail.case import Case
+    from graphtrail.stats import case_stats
+
+    with Case(case_path) as case:
+        result = case_stats(case, top=top)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    out.print(Text(f"{case_path}: {result.events:,} events, {result.insights:,} insights", style="bold"))
+    out.print(f"time span: {result.first_event or '-'} → {result.last_event or '-'}")
+    out.print(f"accounts: {', '.join(result.accounts) or '-'}")
+    out.print(f"failed calls: {result.failed_events:,}")
+    _table("nodes by kind", ("kind", "nodes"), result.nodes_by_kind.items())
+    _table("edges by type (top)", ("type", "edges"), list(result.edges_by_type.items())[:top])
+    _table("busiest principals", ("principal", "kind", "events"), result.busiest_principals)
+    _table("busiest access keys", ("key", "acts as", "events"), result.busiest_keys)
+    _table("key lineage", ("method", "keys"), result.lineage_methods.items())
+    _table("files", ("status", "files"), result.files.items())
+    _table("shapes seen (files)", ("shape", "files"), result.shapes.items())
+    _table("rejects by reason", ("reason", "count"), result.rejects_by_reason.items())
+
+
+def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index == len(columns) - 1 else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(f"{value:,}" if isinstance(value, int) else str(value)) for value in row))
+    out.print(table)
+
+
+@main.command()
+@click.argument("subject")
+@CASE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def whois(subject: str, case_path: Path, as_json: bool) -> None:
+    """Who is SUBJECT (an access key id, an ARN, or a unique name) and where did it come from.
+
+    For a key: the principal it acts as, the call that minted it (when, from which IP, with which key), the
+    chain back to a long-term credential, first/last use, IPs, user agents, what it did and what it minted.
+    """
+    from graphtrail.case import Case
+    from graphtrail.whois import whois as run_whois
+
+    with Case(case_path) as case:
+        report = run_whois(case, subject)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    from graphtrail.whois_view import print_whois
+
+    print_whois(out, report)
+
+
+@main.command()
+@CASE_OPTION
+@click.option(
+    "--format", "fmt", type=click.Choice(["graphml", "gexf", "json"]), required=True, help="The file format to write."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write (default: CASE.FORMAT)."
+)
+def export(case_path: Path, fmt: str, output: Path | None) -> None:
+    """Write the case's graph as GraphML, GEXF (Gephi, yEd) or node-link JSON."""
+    from graphtrail.case import Case
+    from graphtrail.export import export_graph
+    from graphtrail.graph import load_graph
+
+    output = output or case_path.with_suffix(f".{fmt}")
+    with Case(case_path) as case:
+        graph = load_graph(case)
+    export_graph(graph, fmt, output)
+    err.print(f"wrote {output} ({graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The case's nodes and edges as a networkx MultiDiGraph: what hunts, exports and the browser view read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from graphtrail.case import Case
+from graphtrail.schema import TRAVERSABLE_STRUCTURAL
+
+
+def load_graph(case: Case) -> nx.MultiDiGraph:
+    """Build the graph from the stored aggregates (no event is re-read).
+
+    Node attributes: kind, account, name, first_seen, last_seen and the kind's own properties. Edges are
+    keyed by their type (the API action or a structural type) and carry the aggregates of the contract.
+    """
+    graph = nx.MultiDiGraph()
+    for node in case.node_states():
+        attrs: dict[str, Any] = {
+            "kind": node.kind,
+            "account": node.account,
+            "name": node.name or node.key,
+            "first_seen": node.first_seen,
+            "last_seen": node.last_seen,
+        }
+        for name, value in node.props.items():
+            attrs[name] = sorted(value) if isinstance(value, dict) else value
+        graph.add_node(node.key, **attrs)
+    for edge in case.edge_states(include_derived=True):
+        attrs = {
+            "type": edge.type,
+            "count": edge.count,
+            "error_count": edge.error_count,
+            "errors": dict(edge.errors),
+            "first_seen": edge.first_seen,
+            "last_seen": edge.last_seen,
+            "traversable": edge.traversable or edge.type in TRAVERSABLE_STRUCTURAL,
+            "source_ips": sorted(edge.source_ips),
+            "user_agents": sorted(edge.user_agents),
+            "regions": sorted(edge.regions),
+            "access_keys": sorted(edge.access_keys),
+            "event_ids": edge.event_ids,
+            "facts": {
+                name: (sorted(value) if isinstance(value, dict) else value) for name, value in sorted(edge.facts.items())
+            },
+        }
+        graph.add_edge(edge.src, edge.dst, key=edge.type, **attrs)
+    return graph
