@@ -16,7 +16,7 @@ from graphtrail.cloudtrail.actions import ActionEffect, NodeRef
 from graphtrail.cloudtrail.event import Event, Principal
 from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.ipranges import AwsIpRanges
-from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, SESSION_OF
+from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, MINTED, SESSION_OF
 
 SAMPLE_CAP = 50  # distinct IPs, user agents, keys, fact values kept per edge or node
 EVENT_SAMPLE = 10  # earliest and latest event ids kept per edge
@@ -214,6 +214,8 @@ class GraphAccumulator:
         for ref in effect.nodes:
             self._ref(ref, when)
         for link in effect.structural:
+            if link.type == MINTED:
+                continue  # MINTED comes from credential lineage over the whole case, which sees every copy
             if link.src in self.nodes and link.dst in self.nodes:
                 self._structural(link.src, link.type, link.dst, when)
 
@@ -326,7 +328,8 @@ class GraphAccumulator:
 
 
 def _set_once(props: dict[str, Any], name: str, value: Any) -> None:
-    if value is not None and props.get(name) is None:
+    """First non-empty value wins; these are facts of a node that do not change (a key's owner, a role)."""
+    if value not in (None, "") and props.get(name) in (None, ""):
         props[name] = value
 
 

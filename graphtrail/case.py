@@ -8,13 +8,15 @@ file is never half-updated.
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
 from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.errors import CaseError
@@ -160,15 +162,42 @@ class EventRow:
     shared_event_id: str | None
     target: str | None
     file_id: int | None
-    raw: bytes  # zlib(orjson(record)) with secrets already redacted
+    raw: bytes  # the redacted record's JSON, compressed by `pack_record`
 
     def record(self) -> dict[str, Any]:
-        return orjson.loads(zlib.decompress(self.raw))
+        return orjson.loads(unpack_record(self.raw))
 
 
-def pack_record(record: dict[str, Any]) -> bytes:
-    return zlib.compress(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS), 1)
+# Records are compressed one by one (so any event can be read alone) with a dictionary of CloudTrail's
+# recurring keys and values, shipped with the package; a case names the dictionary it was written with.
+RECORD_CODEC = "zstd-dict-1"
 
+
+@cache
+def _record_dictionary() -> zstandard.ZstdCompressionDict:
+    data = resources.files("graphtrail.data").joinpath("cloudtrail-records.zdict").read_bytes()
+    return zstandard.ZstdCompressionDict(data)
+
+
+@cache
+def _compressor() -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=3, dict_data=_record_dictionary())
+
+
+@cache
+def _decompressor() -> zstandard.ZstdDecompressor:
+    return zstandard.ZstdDecompressor(dict_data=_record_dictionary())
+
+
+def pack_record(record_json: bytes) -> bytes:
+    return _compressor().compress(record_json)
+
+
+def unpack_record(packed: bytes) -> bytes:
+    return _decompressor().decompress(packed)
+
+
+_SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in
 
 _EVENT_COLUMNS = (
     "event_id, time, name, source, region, account, actor, actor_kind, access_key, source_ip, user_agent, "
@@ -203,11 +232,16 @@ class Case:
                 raise CaseError(f"{self.path} is empty, not a graphtrail case")
             self.db.executescript(_SCHEMA)
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.execute("INSERT INTO meta VALUES ('record_codec', ?)", (RECORD_CODEC,))
             return
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None or int(row[0]) != SCHEMA_VERSION:
             found = row[0] if row else "none"
             raise CaseError(f"{self.path} has case schema {found}; this graphtrail reads schema {SCHEMA_VERSION}")
+        codec = self.db.execute("SELECT value FROM meta WHERE key='record_codec'").fetchone()
+        if codec is None or codec[0] != RECORD_CODEC:
+            found = codec[0] if codec else "unknown"
+            raise CaseError(f"{self.path} stores records as {found}; this graphtrail reads {RECORD_CODEC}")
 
     def close(self) -> None:
         self.db.close()
@@ -344,14 +378,17 @@ class Case:
         self.db.execute("DELETE FROM edges")
         self.db.executemany(
             "INSERT INTO nodes VALUES (?,?,?,?,?,?,?)",
-            ((n.key, n.kind, n.account, n.name, n.first_seen, n.last_seen, orjson.dumps(n.props)) for n in nodes),
+            (
+                (n.key, n.kind, n.account, n.name, n.first_seen, n.last_seen, orjson.dumps(n.props, option=_SORTED))
+                for n in nodes
+            ),
         )
         rows = [(e, 0) for e in edges] + [(e, 1) for e in derived]
         self.db.executemany(
             "INSERT INTO edges VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 (e.src, e.type, e.dst, e.count, e.error_count, e.first_seen, e.last_seen, int(e.traversable), flag,
-                 orjson.dumps(_edge_props(e)))
+                 orjson.dumps(_edge_props(e), option=_SORTED))
                 for e, flag in rows
             ),
         )  # fmt: skip

@@ -149,6 +149,8 @@ def _print_ingest_summary(summary: Any, case_path: Path) -> None:
     table.add_row("  rejected", f"{records['rejected']:,}")
     for reason, count in records["rejected_by_reason"].items():
         table.add_row(f"    {reason}", f"{count:,}")
+    for reason, count in data["notices"].items():
+        table.add_row(f"notice: {reason}", f"{count:,}")
     table.add_row("shapes", ", ".join(f"{k} {v:,}" for k, v in data["shapes"].items()) or "-")
     rate = records["read"] / data["seconds"] if data["seconds"] else 0.0
     table.add_row("time", f"{data['seconds']:.1f} s ({rate:,.0f} records/s)")

@@ -26,7 +26,7 @@ def load_graph(case: Case) -> nx.MultiDiGraph:
             "last_seen": node.last_seen,
         }
         for name, value in node.props.items():
-            attrs[name] = sorted(value) if isinstance(value, dict) else value
+            attrs[name] = _listed(value)
         graph.add_node(node.key, **attrs)
     for edge in case.edge_states(include_derived=True):
         attrs = {
@@ -43,8 +43,14 @@ def load_graph(case: Case) -> nx.MultiDiGraph:
             "access_keys": sorted(edge.access_keys),
             "event_ids": edge.event_ids,
             "facts": {
-                name: (sorted(value) if isinstance(value, dict) else value) for name, value in sorted(edge.facts.items())
+                name: (sorted(value) if isinstance(value, dict) else value)
+                for name, value in sorted(edge.facts.items())
             },
         }
         graph.add_edge(edge.src, edge.dst, key=edge.type, **attrs)
     return graph
+
+
+def _listed(value: Any) -> Any:
+    """Bounded sets are stored as {value: first seen}; readers want the values."""
+    return sorted(value) if isinstance(value, dict) else value

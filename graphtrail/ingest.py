@@ -152,7 +152,7 @@ class _Run:
                     summary.rejected[exc.reason] += 1
                     self.problem(item.origin.source, exc.reason, exc.detail, item.origin.index, item.origin.line)
                     continue
-                batch.append((event, pack_record(item.data)))
+                batch.append((event, pack_record(event.record_json)))
                 if len(batch) >= BATCH_SIZE:
                     self._flush(batch, file_id, counts)
                     batch = []

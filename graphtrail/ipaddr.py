@@ -33,11 +33,11 @@ def normalize_ip(token: str) -> str | None:
     (``::ffff:1.2.3.4``) to the IPv4 address so both spellings make one IP node, and compresses IPv6.
 
     Leading zeros in IPv4 octets are read as decimal and dropped (``075.050.255.67`` → ``75.50.255.67``).
-    Python's ``ipaddress`` rejects such octets since 3.9.5 (CVE-2021-29921), because C's ``inet_aton``
-    reads them as octal. AWS never pads octets; padded addresses come from anonymisers, such as the one
-    behind the Stratus Red Team detonation logs, which pad every octet to three decimal digits. Reading
-    them as decimal gives back the address the anonymiser meant; reading them as octal would give an
-    unrelated one, and rejecting them would lose the address entirely.
+    Python's ``ipaddress`` rejects such octets since 3.9.5 (CVE-2021-29921) because C's ``inet_aton`` reads
+    them as octal, which made them a filter-bypass trick. AWS writes plain decimal octets; zero-padded ones
+    come from anonymisers, such as the one used on the Stratus Red Team detonation logs (``075.050.255.67``,
+    ``253.252.51.07``). The digits are meant as decimal there: rejecting them would drop the caller's address
+    from the graph, and reading them as octal would turn it into a different one.
     """
     token = token.strip()
     if not token:

@@ -23,8 +23,9 @@ import ipaddress
 import logging
 import os
 import socket
+import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,42 +73,18 @@ class AwsRange:
     services: tuple[str, ...]
 
 
-def _specificity(service: str) -> int:
-    return _SPECIFICITY.get(service, _OTHER_SPECIFICITY)
-
-
 def _service_order(service: str) -> tuple[int, str]:
     """Sort key putting the most specific service first (ties by name, to stay stable)."""
-    return (-_specificity(service), service)
+    return (-_SPECIFICITY.get(service, _OTHER_SPECIFICITY), service)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """One (prefix, service) pair of the source file, as an inclusive integer interval."""
-
-    start: int
-    end: int
-    prefix_len: int
-    prefix: str
-    service: str
-    region: str
-
-
-def _parse_prefix(text: str, family: int, bits: int) -> tuple[int, int, int] | None:
-    """``"3.224.0.0/12"`` → (first, last, 12); None if malformed. ``socket.inet_pton`` is ~10x ipaddress."""
-    address, sep, length = text.partition("/")
-    if not sep or not length.isdigit():
-        return None
-    prefix_len = int(length)
-    if prefix_len > bits:
-        return None
-    try:
-        value = int.from_bytes(socket.inet_pton(family, address), "big")
-    except (OSError, ValueError):
-        return None
-    host_bits = bits - prefix_len
-    start = (value >> host_bits) << host_bits
-    return start, start | ((1 << host_bits) - 1), prefix_len
+# One published prefix: (first address, last address, prefix length, prefix text, members), where members are
+# its (service, region) pairs, most specific service first, AMAZON only when nothing else is listed.
+_Block = tuple[int, int, int, str, tuple[tuple[str, str], ...]]
+# A flattened stretch's label, materialized into an AwsRange on first look-up: (prefix, service, region,
+# chain), where chain links the members of every block containing the stretch, innermost first.
+_Chain = tuple[tuple[tuple[str, str], ...], "_Chain | None"]
+_Label = tuple[str, str, str, _Chain]
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -117,98 +94,130 @@ def _read_document(path: Path) -> dict[str, Any]:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         document = orjson.loads(data)
-    except (OSError, EOFError, gzip.BadGzipFile, orjson.JSONDecodeError) as exc:
+    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read AWS IP ranges ({exc}); expected AWS's ip-ranges.json") from exc
     if not isinstance(document, dict) or not isinstance(document.get("prefixes"), list):
         raise InputError(f"{path}: not an AWS ip-ranges.json (no 'prefixes' list)")
     return document
 
 
-def _entries(document: Mapping[str, Any], source: str) -> tuple[list[_Entry], list[_Entry], int]:
-    """Parse both families, dropping an ``AMAZON`` entry whose prefix is also published under another service.
+def _blocks(document: Mapping[str, Any], source: str) -> tuple[list[_Block], list[_Block], int]:
+    """Group both families' entries by prefix, sorted outer blocks before the blocks they contain.
 
-    Returns (IPv4 entries, IPv6 entries, number of malformed entries skipped).
+    Returns (IPv4 blocks, IPv6 blocks, number of malformed entries skipped). An ``AMAZON`` entry whose prefix
+    is also published under another service is dropped: the other service says more.
     """
     skipped = 0
-    parsed: list[list[_Entry]] = []
+    parsed: list[list[_Block]] = []
+    from_bytes, to_packed = int.from_bytes, socket.inet_pton
     for list_key, prefix_key, family, bits in _FAMILIES:
-        items = document.get(list_key) or []
-        by_prefix: dict[str, list[_Entry]] = {}
+        items = document.get(list_key)
+        by_prefix: dict[str, list[tuple[str, str]]] = {}
         for item in items if isinstance(items, list) else ():
             try:
                 prefix, service, region = item[prefix_key], item["service"], item["region"]
             except (TypeError, KeyError):
                 skipped += 1
                 continue
-            interval = _parse_prefix(prefix, family, bits) if isinstance(prefix, str) else None
-            if interval is None or not isinstance(service, str) or not isinstance(region, str):
+            if type(prefix) is not str or type(service) is not str or type(region) is not str:
                 skipped += 1
                 continue
-            start, end, prefix_len = interval
-            by_prefix.setdefault(prefix, []).append(_Entry(start, end, prefix_len, prefix, service, region))
-        family_entries: list[_Entry] = []
-        for same_prefix in by_prefix.values():
-            specific = [entry for entry in same_prefix if entry.service != "AMAZON"]
-            family_entries.extend(specific or same_prefix[:1])
-        parsed.append(family_entries)
+            members = by_prefix.get(prefix)
+            if members is None:
+                by_prefix[prefix] = [(service, region)]
+            elif (service, region) not in members:
+                members.append((service, region))
+        blocks: list[_Block] = []
+        for prefix, members in by_prefix.items():
+            # Inlined prefix parsing: this loop is most of the load time. inet_pton is ~10x ipaddress.
+            try:
+                address, length = prefix.split("/")
+                prefix_len = int(length)
+                value = from_bytes(to_packed(family, address), "big")
+            except (ValueError, OSError):
+                prefix_len = -1
+            if not 0 <= prefix_len <= bits or not length.isdigit():
+                skipped += len(members)
+                continue
+            host_bits = bits - prefix_len
+            start = value >> host_bits << host_bits
+            if len(members) > 1:
+                members = sorted((m for m in members if m[0] != "AMAZON"), key=_member_order) or members[:1]
+            blocks.append((start, start | ((1 << host_bits) - 1), prefix_len, prefix, tuple(members)))
+        blocks.sort(key=lambda block: (block[0], -block[1]))
+        parsed.append(blocks)
     if skipped:
         log.warning("%s: skipped %d malformed AWS IP range entries", source, skipped)
     return parsed[0], parsed[1], skipped
 
 
-def _flatten(entries: Iterable[_Entry]) -> tuple[list[int], list[int], list[AwsRange]]:
-    """Turn nested CIDR blocks into sorted, disjoint intervals, each labelled with its best range.
+def _member_order(member: tuple[str, str]) -> tuple[int, str, str]:
+    return (-_SPECIFICITY.get(member[0], _OTHER_SPECIFICITY), member[0], member[1])
+
+
+def _flatten(blocks: list[_Block]) -> tuple[list[int], list[int], list[_Label]]:
+    """Turn sorted, nested CIDR blocks into sorted, disjoint intervals, each labelled with its best range.
 
     CIDR blocks never partly overlap: two are either disjoint or one contains the other. A sweep with a stack
     of open blocks therefore sees, for every stretch of addresses, exactly the blocks containing it. The label
-    of a stretch is the most specific service among them (then the longest prefix); ``services`` is the union.
+    of a stretch is the most specific service among them (ties: the innermost, longest prefix). Labels stay
+    plain tuples here; :func:`_materialize` turns the few that are looked up into :class:`AwsRange`.
     """
-    # Same-prefix entries become one block; sort outer blocks before the blocks they contain.
-    blocks: dict[tuple[int, int], list[_Entry]] = {}
-    for entry in entries:
-        blocks.setdefault((entry.start, -entry.end), []).append(entry)
     starts: list[int] = []
     ends: list[int] = []
-    labels: list[AwsRange] = []
-
-    def emit(low: int, high: int, label: AwsRange) -> None:
-        if low > high:
-            return
-        if labels and labels[-1] is label and ends[-1] + 1 == low:
-            ends[-1] = high
-            return
-        starts.append(low)
-        ends.append(high)
-        labels.append(label)
-
-    # Each open block: (last address, best entry so far, services so far, label).
-    stack: list[tuple[int, _Entry, frozenset[str], AwsRange]] = []
+    labels: list[_Label] = []
+    specificity = _SPECIFICITY.get
+    other = _OTHER_SPECIFICITY
+    # Each open block: (last address, specificity of its label's service, label).
+    stack: list[tuple[int, int, _Label]] = []
     cursor = 0
-    for (start, negative_end), members in sorted(blocks.items()):
+    for start, end, _prefix_len, prefix, members in blocks:
         while stack and stack[-1][0] < start:
-            closing = stack.pop()
-            emit(cursor, closing[0], closing[3])
-            cursor = closing[0] + 1
+            closing_end, _, closing_label = stack.pop()
+            if cursor <= closing_end:
+                starts.append(cursor)
+                ends.append(closing_end)
+                labels.append(closing_label)
+            cursor = closing_end + 1
+        service, region = members[0]
+        rank = specificity(service, other)
         if stack:
-            emit(cursor, start - 1, stack[-1][3])
-        best = min(members, key=lambda entry: (_service_order(entry.service), entry.region))
-        services = frozenset(entry.service for entry in members)
-        if stack:
-            outer_best = stack[-1][1]
-            if _specificity(outer_best.service) > _specificity(best.service):
-                best = outer_best
-            services |= stack[-1][2]
-        if len(services) > 1:
-            services -= {"AMAZON"}
-        others = sorted(services - {best.service}, key=_service_order)
-        label = AwsRange(best.prefix, best.service, best.region, (best.service, *others))
-        stack.append((-negative_end, best, services, label))
+            _, outer_rank, outer = stack[-1]
+            if cursor < start:
+                starts.append(cursor)
+                ends.append(start - 1)
+                labels.append(outer)
+            if outer_rank > rank:
+                label = (outer[0], outer[1], outer[2], (members, outer[3]))
+                rank = outer_rank
+            else:
+                label = (prefix, service, region, (members, outer[3]))
+        else:
+            label = (prefix, service, region, (members, None))
+        stack.append((end, rank, label))
         cursor = start
     while stack:
-        closing = stack.pop()
-        emit(cursor, closing[0], closing[3])
-        cursor = closing[0] + 1
+        closing_end, _, closing_label = stack.pop()
+        if cursor <= closing_end:
+            starts.append(cursor)
+            ends.append(closing_end)
+            labels.append(closing_label)
+        cursor = closing_end + 1
     return starts, ends, labels
+
+
+def _materialize(label: _Label) -> AwsRange:
+    """Build the AwsRange of a label: its service first, then every other service of the enclosing blocks."""
+    prefix, service, region, chain = label
+    services: set[str] = set()
+    link: _Chain | None = chain
+    while link is not None:
+        services.update(member[0] for member in link[0])
+        link = link[1]
+    if len(services) > 1:
+        services.discard("AMAZON")
+    services.discard(service)
+    return AwsRange(prefix, service, region, (service, *sorted(services, key=_service_order)))
 
 
 class AwsIpRanges:
@@ -216,14 +225,14 @@ class AwsIpRanges:
 
     def __init__(self, document: Mapping[str, Any], source: str = "<memory>") -> None:
         """Index an ip-ranges document (AWS's shape: ``prefixes``, ``ipv6_prefixes``, ``createDate``)."""
-        v4_entries, v6_entries, skipped = _entries(document, source)
+        v4_blocks, v6_blocks, skipped = _blocks(document, source)
         self.source = source
         self.created: str = str(document.get("createDate") or "")
         self.sync_token: str = str(document.get("syncToken") or "")
-        self.prefix_count = len({entry.prefix for entry in v4_entries}) + len({entry.prefix for entry in v6_entries})
+        self.prefix_count = len(v4_blocks) + len(v6_blocks)
         self.skipped = skipped
-        self._v4 = _flatten(v4_entries)
-        self._v6 = _flatten(v6_entries)
+        self._v4 = _flatten(v4_blocks)
+        self._v6 = _flatten(v6_blocks)
         # Per instance, so two instances (say, two snapshots) never share answers.
         self._memo: Callable[[str], AwsRange | None] = lru_cache(maxsize=_MEMO_SIZE)(self._lookup_uncached)
 
@@ -270,7 +279,7 @@ class AwsIpRanges:
         value = int(parsed)
         index = bisect_right(starts, value) - 1
         if index >= 0 and value <= ends[index]:
-            return labels[index]
+            return _materialize(labels[index])
         return None
 
 
@@ -281,12 +290,13 @@ def build_compact_ranges(document: Mapping[str, Any]) -> dict[str, Any]:
     ``service``; drops ``network_border_group`` and the ``AMAZON`` entries that repeat a prefix published
     under a more specific service. Sorted, so the same input always gives the same bytes.
     """
-    v4_entries, v6_entries, _ = _entries(document, "<document>")
+    v4_blocks, v6_blocks, _ = _blocks(document, "<document>")
     compact: dict[str, Any] = {"syncToken": document.get("syncToken"), "createDate": document.get("createDate")}
-    for (list_key, prefix_key, _family, _bits), entries in zip(_FAMILIES, (v4_entries, v6_entries), strict=True):
-        ordered = sorted(entries, key=lambda entry: (entry.start, entry.prefix_len, entry.service, entry.region))
+    for (list_key, prefix_key, _family, _bits), blocks in zip(_FAMILIES, (v4_blocks, v6_blocks), strict=True):
         compact[list_key] = [
-            {prefix_key: entry.prefix, "region": entry.region, "service": entry.service} for entry in ordered
+            {prefix_key: block[3], "region": region, "service": service}
+            for block in blocks
+            for service, region in block[4]
         ]
     return compact
 

@@ -7,36 +7,62 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+_MISSING = object()
+
 
 class Fields(Mapping[str, Any]):
     """A read-only mapping that finds keys case-insensitively.
 
     CloudTrail lower-cases only the first letter of API member names (``sSHPublicKey``), and exports
-    (Lake, SIEMs) lower-case whole names, so every parameter look-up goes through this.
+    (Lake, SIEMs) lower-case whole names, so every parameter look-up goes through this. An exact match is
+    a plain dict look-up; the folded index is built only on the first miss.
     """
 
     __slots__ = ("_data", "_folded")
 
     def __init__(self, data: Mapping[str, Any] | None) -> None:
+        if isinstance(data, Fields):
+            data = data._data
         self._data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         self._folded: dict[str, str] | None = None
 
+    def _real_key(self, key: str) -> Any:
+        folded = self._folded
+        if folded is None:
+            folded = self._folded = {str(k).lower(): k for k in self._data}
+        return folded.get(key.lower(), _MISSING) if isinstance(key, str) else _MISSING
+
     def __getitem__(self, key: str) -> Any:
-        try:
-            return self._data[key]
-        except KeyError:
-            if self._folded is None:
-                self._folded = {str(k).lower(): k for k in self._data}
-            real = self._folded.get(key.lower())
-            if real is None:
-                raise
-            return self._data[real]
+        value = self._data.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        real = self._real_key(key)
+        if real is _MISSING:
+            raise KeyError(key)
+        return self._data[real]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._data.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        if not self._data:
+            return default
+        real = self._real_key(key)
+        return default if real is _MISSING else self._data[real]
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._data:
+            return True
+        return isinstance(key, str) and bool(self._data) and self._real_key(key) is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
 
     def __repr__(self) -> str:
         return f"Fields({dict(self._data)!r})"
@@ -45,27 +71,28 @@ class Fields(Mapping[str, Any]):
         """The nested mapping at `path` (each step case-insensitive), or an empty one."""
         node: Any = self
         for step in path:
-            if isinstance(node, Mapping) and not isinstance(node, Fields):
-                node = Fields(node)
             if not isinstance(node, Fields):
-                return Fields(None)
+                node = Fields(node) if isinstance(node, Mapping) else _EMPTY
             node = node.get(step)
+            if node is None:
+                return _EMPTY
         if isinstance(node, Fields):
             return node
-        return Fields(node if isinstance(node, Mapping) else None)
+        return Fields(node) if isinstance(node, Mapping) else _EMPTY
 
     def text(self, *path: str) -> str | None:
         """The string at `path`, or None when absent, empty or not a scalar."""
-        *head, last = path
-        value = self.sub(*head).get(last) if head else self.get(last)
-        if value is None or isinstance(value, (dict, list)):
+        value = self.get(path[0]) if len(path) == 1 else self.sub(*path[:-1]).get(path[-1])
+        if value is None or value == "" or isinstance(value, (dict, list)):
             return None
-        value = str(value)
-        return value or None
+        return value if isinstance(value, str) else str(value)
 
     @property
     def raw(self) -> Mapping[str, Any]:
         return self._data
+
+
+_EMPTY = Fields(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +190,7 @@ class Event:
     request: Fields = field(default_factory=lambda: Fields(None))
     response: Fields = field(default_factory=lambda: Fields(None))
     additional: Fields = field(default_factory=lambda: Fields(None))
+    record_json: bytes = b""  # the whole record, secrets redacted: the evidence the case stores
 
     @property
     def failed(self) -> bool:

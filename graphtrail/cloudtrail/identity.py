@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from graphtrail import arn as arns
 from graphtrail.cloudtrail.event import Fields, Principal
@@ -51,33 +53,51 @@ def _flag(value: object) -> bool | None:
     return None
 
 
-def resolve_principal(identity: Fields, *, region: str | None = None) -> Principal:
+def _text(block: Mapping[str, Any], key: str) -> str | None:
+    value = block.get(key)
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _block(block: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = block.get(key)
+    return value if isinstance(value, Mapping) else _NOTHING
+
+
+_NOTHING: Mapping[str, Any] = {}
+
+
+def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None) -> Principal:
     """Map a `userIdentity` block to the node that acted.
 
-    Raises RecordRejected for a type CloudTrail does not document, so a mangled export is counted rather
-    than silently turned into a fake principal.
+    Expects CloudTrail's own key spelling (the normalizer restores it for lower-cased exports). Raises
+    RecordRejected for a type CloudTrail does not document, so a mangled export is counted rather than
+    silently turned into a fake principal.
     """
-    identity_type = identity.text("type")
-    account = identity.text("accountId")
-    arn = identity.text("arn")
-    principal_id = identity.text("principalId")
-    user_name = identity.text("userName")
-    invoked_by = identity.text("invokedBy")
-    context = identity.sub("sessionContext")
-    issuer = context.sub("sessionIssuer")
-    attributes = context.sub("attributes")
-    issuer_arn = issuer.text("arn")
+    if isinstance(identity, Fields):
+        identity = identity.raw
+    identity_type = _text(identity, "type")
+    account = _text(identity, "accountId")
+    arn = _text(identity, "arn")
+    principal_id = _text(identity, "principalId")
+    user_name = _text(identity, "userName")
+    invoked_by = _text(identity, "invokedBy")
+    context = _block(identity, "sessionContext")
+    issuer = _block(context, "sessionIssuer")
+    attributes = _block(context, "attributes")
+    issuer_arn = _text(issuer, "arn")
     partition = partition_for(arn, issuer_arn, region=region)
     common = {
         "identity_type": identity_type or "",
         "partition": partition,
         "principal_id": principal_id,
         "invoked_by": invoked_by,
-        "creation_date": _creation_date(attributes.text("creationDate")),
+        "creation_date": _creation_date(_text(attributes, "creationDate")),
         "mfa_authenticated": _flag(attributes.get("mfaAuthenticated")),
-        "source_identity": context.text("sourceIdentity"),
-        "ec2_role_delivery": context.text("ec2RoleDelivery"),
-        "in_scope_of": identity.text("inScopeOf", "credentialsIssuedTo"),
+        "source_identity": _text(context, "sourceIdentity"),
+        "ec2_role_delivery": _text(context, "ec2RoleDelivery"),
+        "in_scope_of": _text(_block(identity, "inScopeOf"), "credentialsIssuedTo"),
         "console_session": _flag(identity.get("sessionCredentialFromConsole")) is True,
     }
 
@@ -129,7 +149,7 @@ def resolve_principal(identity: Fields, *, region: str | None = None) -> Princip
             account=account or _account_of(key),
             name=name,
             issuer_arn=issuer_arn,
-            issuer_kind=_issuer_kind(issuer.text("type")),
+            issuer_kind=_issuer_kind(_text(issuer, "type")),
             session_name=name,
             **common,
         )
@@ -147,7 +167,7 @@ def resolve_principal(identity: Fields, *, region: str | None = None) -> Princip
         return Principal(kind="Service", key=service, name=service, **common)
 
     if identity_type in ("SAMLUser", "WebIdentityUser"):
-        provider = identity.text("identityProvider")
+        provider = _text(identity, "identityProvider")
         who = user_name or principal_id
         if not who:
             raise RecordRejected("incomplete-identity", f"{identity_type} identity without userName or principalId")
@@ -156,11 +176,11 @@ def resolve_principal(identity: Fields, *, region: str | None = None) -> Princip
         return Principal(kind="ExternalIdentity", key=key, account=account, name=who, provider=provider, **common)
 
     if identity_type == "IdentityCenterUser":
-        behalf = identity.sub("onBehalfOf")
-        user_id = behalf.text("userId") or principal_id
+        behalf = _block(identity, "onBehalfOf")
+        user_id = _text(behalf, "userId") or principal_id
         if not user_id:
             raise RecordRejected("incomplete-identity", "IdentityCenterUser identity without onBehalfOf.userId")
-        store = behalf.text("identityStoreArn")
+        store = _text(behalf, "identityStoreArn")
         return Principal(
             kind="ExternalIdentity",
             key=f"identitycenter:{user_id}",
@@ -180,7 +200,7 @@ def resolve_principal(identity: Fields, *, region: str | None = None) -> Princip
 
 
 def _assumed_role(
-    identity: Fields,
+    identity: Mapping[str, Any],
     arn: str | None,
     principal_id: str | None,
     account: str | None,
@@ -208,7 +228,7 @@ def _assumed_role(
         account=account or _account_of(key),
         name=session_name,
         issuer_arn=issuer_arn,
-        issuer_kind=_issuer_kind(identity.sub("sessionContext", "sessionIssuer").text("type")) or "Role",
+        issuer_kind=_issuer_kind(_text(_block(_block(identity, "sessionContext"), "sessionIssuer"), "type")) or "Role",
         session_name=session_name,
         **common,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef
 from graphtrail.cloudtrail.identity import resolve_principal
-from graphtrail.cloudtrail.redact import redact_secrets
+from graphtrail.cloudtrail.redact import redacted_json
 from graphtrail.cloudtrail.timeparse import parse_time
 from graphtrail.errors import RecordRejected
 from graphtrail.ipaddr import parse_source_ip
@@ -28,74 +29,190 @@ def normalize_record(data: dict[str, Any]) -> Event:
     """
     if not isinstance(data, dict):
         raise RecordRejected("not-an-object", type(data).__name__)
-    redact_secrets(data)
-    record = Fields(data)
+    if "eventName" not in data and "eventTime" not in data:
+        data = restore_key_spelling(data)
+    try:
+        record_json = redacted_json(data)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise RecordRejected("unserializable", str(exc)[:100]) from None
 
-    raw_time = next((record.get(name) for name in _TIME_FIELDS if record.get(name) not in (None, "")), None)
-    if raw_time is None:
+    raw_time = data.get("eventTime")
+    if raw_time in (None, ""):
+        raw_time = data.get("@timestamp") or data.get("timestamp")
+    if raw_time in (None, ""):
         raise RecordRejected("missing-eventTime", "the record has no eventTime")
     try:
         time = parse_time(raw_time)
     except (ValueError, OverflowError, OSError) as exc:
         raise RecordRejected("bad-eventTime", str(exc)) from None
 
-    event_type = record.text("eventType")
-    category = record.text("eventCategory")
-    insight = record.sub("insightDetails")
-    if event_type == "AwsCloudTrailInsight" or category == "Insight" or (insight and not record.get("userIdentity")):
+    event_type = _text(data, "eventType")
+    category = _text(data, "eventCategory")
+    identity = data.get("userIdentity")
+    insight = data.get("insightDetails")
+    if not isinstance(insight, dict):
+        insight = _NOTHING
+    if event_type == "AwsCloudTrailInsight" or category == "Insight" or (insight and not identity):
         category = "Insight"
     elif category is None:
-        management = record.get("managementEvent")
+        management = data.get("managementEvent")
         category = "Data" if management is False or str(management).lower() == "false" else "Management"
 
-    name = record.text("eventName") or (insight.text("eventName") if category == "Insight" else None)
+    name = _text(data, "eventName") or (_text(insight, "eventName") if category == "Insight" else None)
     if name is None:
         raise RecordRejected("missing-eventName", "the record has no eventName")
-    source = record.text("eventSource") or (insight.text("eventSource") if category == "Insight" else None) or ""
-    region = record.text("awsRegion")
+    source = _text(data, "eventSource") or (_text(insight, "eventSource") if category == "Insight" else None) or ""
+    region = _text(data, "awsRegion")
 
-    identity = record.sub("userIdentity")
     if category == "Insight":
-        principal = Principal(kind="Service", key="cloudtrail.amazonaws.com", identity_type="Insight")
+        principal = _INSIGHTS
+        identity = _NOTHING
     else:
-        if not identity:
+        if not isinstance(identity, dict) or not identity:
             raise RecordRejected("missing-userIdentity", "the record has no userIdentity")
         principal = resolve_principal(identity, region=region)
 
-    event_id = record.text("eventID") or _synthetic_id(data)
-    ips, service = parse_source_ip(record.text("sourceIPAddress"))
-    access_key = identity.text("accessKeyId")
-    request = record.sub("requestParameters")
-    response = record.sub("responseElements")
-    error_code = record.text("errorCode")
+    event_id = _text(data, "eventID") or _synthetic_id(data)
+    ips, service = _source_ip(_text(data, "sourceIPAddress"))
+    access_key = _text(identity, "accessKeyId")
+    request = Fields(data.get("requestParameters"))
+    response = Fields(data.get("responseElements"))
+    error_code = _text(data, "errorCode")
     return Event(
         event_id=event_id,
         time=time,
         name=name,
         source=source,
         region=region,
-        account=record.text("recipientAccountId") or principal.account,
+        account=_text(data, "recipientAccountId") or principal.account,
         principal=principal,
         access_key_id=access_key,
         source_ip=ips[0] if ips else None,
-        source_ips=tuple(ips),
+        source_ips=ips,
         source_service=service,
-        user_agent=record.text("userAgent"),
+        user_agent=_text(data, "userAgent"),
         error_code=error_code,
-        error_message=record.text("errorMessage"),
-        read_only=_flag(record.get("readOnly")),
+        error_message=_text(data, "errorMessage"),
+        read_only=_flag(data.get("readOnly")),
         category=category,
         event_type=event_type,
-        shared_event_id=record.text("sharedEventID"),
-        request_id=record.text("requestID"),
-        vpc_endpoint_id=record.text("vpcEndpointId"),
-        version=record.text("eventVersion"),
-        resources=_resources(record.get("resources")),
+        shared_event_id=_text(data, "sharedEventID"),
+        request_id=_text(data, "requestID"),
+        vpc_endpoint_id=_text(data, "vpcEndpointId"),
+        version=_text(data, "eventVersion"),
+        resources=_resources(data.get("resources")),
         issued=_issued_credential(name, error_code, request, response, access_key, principal.key, principal.kind),
         request=request,
         response=response,
-        additional=record.sub("additionalEventData"),
+        additional=Fields(data.get("additionalEventData")),
+        record_json=record_json,
     )
+
+
+_NOTHING: dict[str, Any] = {}
+_INSIGHTS = Principal(kind="Service", key="cloudtrail.amazonaws.com", identity_type="Insight")
+
+
+def _text(block: Any, key: str) -> str | None:
+    value = block.get(key)
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+# CloudTrail's own spelling of the keys the normalizer reads, to undo exports that lower-cased them (Lake).
+_SPELLING = {
+    name.lower(): name
+    for name in [
+        "eventVersion",
+        "userIdentity",
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "awsRegion",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "requestID",
+        "eventID",
+        "readOnly",
+        "resources",
+        "eventType",
+        "apiVersion",
+        "managementEvent",
+        "recipientAccountId",
+        "sharedEventID",
+        "vpcEndpointId",
+        "vpcEndpointAccountId",
+        "serviceEventDetails",
+        "eventCategory",
+        "insightDetails",
+        "addendum",
+        "sessionCredentialFromConsole",
+        "edgeDeviceDetails",
+        "tlsDetails",
+        "eventContext",
+        "type",
+        "principalId",
+        "arn",
+        "accountId",
+        "accessKeyId",
+        "userName",
+        "sessionContext",
+        "invokedBy",
+        "identityProvider",
+        "onBehalfOf",
+        "credentialId",
+        "inScopeOf",
+        "invokedByDelegate",
+        "sessionIssuer",
+        "webIdFederationData",
+        "attributes",
+        "sourceIdentity",
+        "ec2RoleDelivery",
+        "ec2IssuedInVPC",
+        "assumedRoot",
+        "signInSessionArn",
+        "creationDate",
+        "mfaAuthenticated",
+        "userId",
+        "identityStoreArn",
+        "sourceArn",
+        "sourceAccount",
+        "issuerType",
+        "credentialsIssuedTo",
+        "ARN",
+    ]
+}
+_RESPELL_INSIDE = frozenset(
+    {"userIdentity", "sessionContext", "sessionIssuer", "attributes", "onBehalfOf", "inScopeOf"}
+)
+
+
+def restore_key_spelling(block: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `block` whose known keys have CloudTrail's spelling again (nested identity blocks too)."""
+    restored: dict[str, Any] = {}
+    for key, value in block.items():
+        name = _SPELLING.get(key.lower(), key) if isinstance(key, str) else key
+        if name in _RESPELL_INSIDE and isinstance(value, dict):
+            value = restore_key_spelling(value)
+        elif name == "resources" and isinstance(value, list):
+            value = [restore_key_spelling(item) if isinstance(item, dict) else item for item in value]
+        restored[name] = value
+    return restored
+
+
+@lru_cache(maxsize=1 << 16)
+def _source_ip(text: str | None) -> tuple[tuple[str, ...], str | None]:
+    """Addresses repeat across millions of events; parse each distinct value once."""
+    if text is None:
+        return (), None
+    ips, service = parse_source_ip(text)
+    return tuple(ips), service
 
 
 def _issued_credential(
@@ -142,10 +259,9 @@ def _resources(value: Any) -> tuple[ResourceRef, ...]:
     refs = []
     for item in value:
         if isinstance(item, dict):
-            fields = Fields(item)
-            arn = fields.text("ARN")
+            arn = _text(item, "ARN")
             if arn:
-                refs.append(ResourceRef(arn=arn, type=fields.text("type"), account=fields.text("accountId")))
+                refs.append(ResourceRef(arn=arn, type=_text(item, "type"), account=_text(item, "accountId")))
     return tuple(refs)
 
 

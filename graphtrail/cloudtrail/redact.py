@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 REDACTED = "<redacted by graphtrail>"
 _SECRET_KEYS = frozenset(
     {
@@ -43,3 +45,20 @@ def redact_secrets(value: Any) -> Any:
             if isinstance(item, (dict, list)):
                 redact_secrets(item)
     return value
+
+
+# Where CloudTrail puts what a call sent and got back; secrets live only there.
+_PAYLOAD_KEYS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
+
+
+def redacted_json(record: dict[str, Any]) -> bytes:
+    """The record as JSON bytes with secrets replaced (the record is redacted in place).
+
+    Only the payload blocks are walked: that is where secrets appear, and walking the whole record for
+    every event would cost more than parsing it.
+    """
+    for key in _PAYLOAD_KEYS:
+        block = record.get(key)
+        if block:
+            redact_secrets(block)
+    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)

@@ -21,9 +21,7 @@ class RawRecord:
 
     data: dict[str, Any]
     origin: RecordOrigin
-    shape: (
-        str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
-    )
+    shape: str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +29,7 @@ class Rejected:
     """Something that should have been a record (or a whole file) and could not be read."""
 
     origin: RecordOrigin
-    reason: (
-        str  # short code: malformed-json, truncated-gzip, not-utf8, empty-file, decompressed-too-large, ...
-    )
+    reason: str  # short code: malformed-json, truncated-gzip, not-utf8, empty-file, decompressed-too-large, ...
     detail: str = ""
     whole_file: bool = False
 

@@ -1,0 +1,142 @@
+"""Ingest speed and memory against a same-run baseline (gunzip + JSON parse of the same files).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--events 1000000] [--double] [--workdir benchmarks/out]
+
+Makes the corpus with make_corpus.py if it is missing, then for each size: the baseline in this process,
+the ingest in a fresh child process (so its peak RSS is its own), and loading the graph from the case.
+With --double it also ingests a corpus twice as dense (same organisation, same time span) to show that
+memory follows the graph, not the number of events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from baseline import baseline_parse  # noqa: E402
+
+CHILD = """
+import json, resource, sys, time
+from graphtrail.ingest import ingest_paths
+start = time.perf_counter()
+summary = ingest_paths([sys.argv[1]], sys.argv[2])
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"events": summary.events_ingested, "read": summary.records_read, "seconds": seconds,
+                  "peak_rss": peak, "balanced": summary.balanced}))
+"""
+
+LOAD = """
+import json, resource, sys, time
+from graphtrail.case import Case
+from graphtrail.graph import load_graph
+start = time.perf_counter()
+with Case(sys.argv[1]) as case:
+    graph = load_graph(case)
+print(json.dumps({"seconds": time.perf_counter() - start, "nodes": graph.number_of_nodes(),
+                  "edges": graph.number_of_edges(),
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def ensure_corpus(directory: Path, events: int, seed: int) -> None:
+    marker = directory / ".complete"
+    if marker.exists() and marker.read_text().strip() == str(events):
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "make_corpus.py"),
+            "--out",
+            str(directory),
+            "--events",
+            str(events),
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+    )
+    marker.write_text(str(events))
+
+
+def run_child(code: str, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(directory: Path, case_path: Path) -> dict:
+    files = sorted(str(p) for p in directory.rglob("*.json.gz"))
+    base_events, base_seconds = baseline_parse(files)
+    if case_path.exists():
+        case_path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(case_path) + suffix).unlink(missing_ok=True)
+    ingest = run_child(CHILD, str(directory), str(case_path))
+    load = run_child(LOAD, str(case_path))
+    return {
+        "files": len(files),
+        "baseline_events": base_events,
+        "baseline_seconds": base_seconds,
+        "ingest": ingest,
+        "load": load,
+        "case_bytes": case_path.stat().st_size,
+    }
+
+
+def report(label: str, figures: dict) -> None:
+    base_rate = figures["baseline_events"] / figures["baseline_seconds"]
+    ingest = figures["ingest"]
+    rate = ingest["read"] / ingest["seconds"]
+    load = figures["load"]
+    print(f"== {label}: {figures['files']} files, {figures['baseline_events']:,} events")
+    print(f"baseline gunzip+parse : {figures['baseline_seconds']:8.1f} s  {base_rate:12,.0f} events/s")
+    print(
+        f"ingest into a case    : {ingest['seconds']:8.1f} s  {rate:12,.0f} events/s"
+        f"  = {rate / base_rate:.0%} of baseline"
+        f"  (peak RSS {ingest['peak_rss'] / 2**20:,.0f} MiB, balanced={ingest['balanced']})"
+    )
+    print(
+        f"load graph from case  : {load['seconds']:8.2f} s  ({load['nodes']:,} nodes, {load['edges']:,} edges)"
+        f"  = {ingest['seconds'] / load['seconds']:.0f}x faster than ingest, "
+        f"{figures['baseline_seconds'] / load['seconds']:.0f}x faster than the bare parse"
+    )
+    print(f"case file             : {figures['case_bytes'] / 2**20:,.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--double", action="store_true", help="also run a corpus twice as dense")
+    parser.add_argument("--workdir", type=Path, default=HERE / "out")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    sizes = [args.events] + ([args.events * 2] if args.double else [])
+    results = {}
+    for events in sizes:
+        corpus = args.workdir / f"corpus-{events}"
+        started = time.perf_counter()
+        ensure_corpus(corpus, events, args.seed)
+        print(f"corpus {corpus} ready ({time.perf_counter() - started:.0f} s)")
+        results[events] = measure(corpus, args.workdir / f"bench-{events}.case")
+        report(f"{events:,} events", results[events])
+    if len(sizes) == 2:
+        small, large = (results[size]["ingest"]["peak_rss"] for size in sizes)
+        print(f"peak RSS {sizes[1]:,} / {sizes[0]:,} events: {large / small:.2f}x (target <= 1.3x)")
+    print(f"(this process's own peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from graphtrail.cloudtrail.normalize import normalize_record
+from graphtrail.cloudtrail.redact import REDACTED
+from graphtrail.errors import RecordRejected
+from tests.conftest import AWSDOCS, STRATUS, find, load_records
+
+
+def _stratus(name: str) -> list[dict]:
+    return load_records(STRATUS / f"{name}.json")
+
+
+def test_assume_role_response_yields_the_issued_key_without_its_token() -> None:
+    record = find(_stratus("aws.defense-evasion.organizations-leave"), lambda r: r["eventName"] == "AssumeRole")
+    event = normalize_record(record)
+    assert event.issued is not None
+    assert event.issued.access_key_id.startswith("ASIA")
+    assert event.issued.role_arn == "arn:aws:iam::307578594326:role/stratus-red-team-leave-org-role"
+    assert event.issued.session_key.startswith(
+        "arn:aws:sts::307578594326:assumed-role/stratus-red-team-leave-org-role/"
+    )
+    assert event.response.sub("credentials")["sessionToken"] == REDACTED
+    assert event.read_only is True
+
+
+def test_failed_issuing_call_issues_nothing() -> None:
+    record = find(_stratus("aws.defense-evasion.organizations-leave"), lambda r: r["eventName"] == "AssumeRole")
+    record["errorCode"] = "AccessDenied"
+    assert normalize_record(record).issued is None
+
+
+def test_two_addresses_in_source_ip_are_both_kept() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    record["sourceIPAddress"] = "198.51.100.7, 203.0.113.9"
+    event = normalize_record(record)
+    assert event.source_ips == ("198.51.100.7", "203.0.113.9")
+    assert event.source_ip == "198.51.100.7"
+
+
+def test_service_name_as_source_ip_is_not_an_address() -> None:
+    record = find(load_records(AWSDOCS / "iam-user-guide_examples.jsonl"), lambda r: r["eventName"] == "GetUserPolicy")
+    event = normalize_record(record)
+    assert event.source_ips == ()
+    assert event.source_service == "signin.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("eventTime", "2022-09-27 17:09:18"),  # Panther's export format
+        ("@timestamp", "2022-09-27T17:09:18.000Z"),  # a SIEM that renamed the field
+        ("eventTime", "2022-09-27T19:09:18+02:00"),
+    ],
+)
+def test_time_variants_normalise_to_utc(field: str, value: str) -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    del record["eventTime"]
+    record[field] = value
+    assert normalize_record(record).time == datetime(2022, 9, 27, 17, 9, 18, tzinfo=UTC)
+
+
+def test_lake_style_record_with_string_values_and_lowercase_keys() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    lake = {key.lower(): value for key, value in record.items()}
+    lake["readonly"] = "false"
+    event = normalize_record(lake)
+    assert event.name == "StopLogging"
+    assert event.read_only is False
+    assert event.principal.kind in ("User", "Session")
+
+
+def test_record_without_event_id_gets_a_stable_synthetic_one() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    del record["eventID"]
+    first = normalize_record(copy.deepcopy(record)).event_id
+    assert first.startswith("gt-") and first == normalize_record(copy.deepcopy(record)).event_id
+
+
+@pytest.mark.parametrize(
+    ("mutation", "reason"),
+    [
+        (lambda r: r.pop("eventTime"), "missing-eventTime"),
+        (lambda r: r.update(eventTime="yesterday"), "bad-eventTime"),
+        (lambda r: r.pop("userIdentity"), "missing-userIdentity"),
+        (lambda r: r.pop("eventName"), "missing-eventName"),
+        (lambda r: r.update(userIdentity={"type": "IAMUser"}), "incomplete-identity"),
+    ],
+)
+def test_unusable_records_are_rejected_with_a_reason(mutation, reason: str) -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    mutation(record)
+    with pytest.raises(RecordRejected) as caught:
+        normalize_record(record)
+    assert caught.value.reason == reason
+
+
+def test_data_event_category_from_management_flag() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    record.pop("eventCategory", None)
+    record["managementEvent"] = False
+    assert normalize_record(record).category == "Data"

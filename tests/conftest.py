@@ -1,0 +1,43 @@
+"""Shared test helpers: real CloudTrail records from tests/data (copied from public datasets, with licenses)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "cloudtrail"
+INVICTUS = DATA / "invictus-ir-aws-dataset" / "CloudTrail"
+STRATUS = DATA / "stratus-red-team-detonation-logs" / "detonation-logs"
+AWSDOCS = DATA / "awsdocs-examples"
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    """Records of a data file in whichever wrapper it has (Records, array, {doc, event} lines)."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [line.get("event", line.get("log", line)) for line in lines]
+    data = json.loads(text)
+    return data["Records"] if isinstance(data, dict) else data
+
+
+def invictus_records() -> list[dict[str, Any]]:
+    return [record for path in sorted(INVICTUS.glob("*.json")) for record in load_records(path)]
+
+
+def find(records: list[dict[str, Any]], predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """A deep copy of the first matching record (normalize redacts in place)."""
+    for record in records:
+        if predicate(record):
+            return copy.deepcopy(record)
+    raise LookupError("no record matches")
+
+
+@pytest.fixture(scope="session")
+def invictus() -> list[dict[str, Any]]:
+    return invictus_records()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import networkx as nx
+import orjson
+from click.testing import CliRunner
+
+from graphtrail.cli import main
+from tests.conftest import DATA, INVICTUS
+
+MALFORMED = DATA / "cloudtrail2sightings-stratus-2022" / "extracted"
+
+
+def _run(*args: str, stdin: bytes | None = None):
+    return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+
+def test_ingest_prints_accounting_as_json(tmp_path: Path) -> None:
+    result = _run("ingest", str(INVICTUS), "--case", str(tmp_path / "c.case"), "--json")
+    assert result.exit_code == 0
+    summary = orjson.loads(result.stdout)
+    assert summary["records"]["read"] == 2900
+    assert summary["balanced"] is True
+    assert summary["files"]["ingested"] == 55
+
+
+def test_strict_ingest_fails_on_a_malformed_file_but_keeps_the_rest(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    good = sorted(INVICTUS.glob("*.json"))[0]
+    (logs / "good.json").write_bytes(good.read_bytes())
+    (logs / "broken.json.gz").write_bytes(gzip.compress(good.read_bytes())[:300])  # cut mid-stream
+    records = len(orjson.loads(good.read_bytes())["Records"])
+    result = _run("ingest", str(logs), "--case", str(tmp_path / "c.case"), "--strict", "--json")
+    assert result.exit_code == 1
+    summary = orjson.loads(result.stdout)
+    assert summary["records"]["ingested"] == records
+    assert summary["files"]["rejected"] == {"truncated-gzip": 1}
+    assert "broken.json.gz" in result.stderr and "truncated-gzip" in result.stderr
+    lenient = _run("ingest", str(logs), "--case", str(tmp_path / "d.case"))
+    assert lenient.exit_code == 0
+
+
+def test_salvaged_file_is_reported(tmp_path: Path) -> None:
+    result = _run("ingest", str(MALFORMED), "--case", str(tmp_path / "c.case"))
+    assert result.exit_code == 0
+    assert "records-salvaged" in result.stdout
+
+
+def test_ingest_reads_stdin(tmp_path: Path) -> None:
+    data = sorted(INVICTUS.glob("*.json"))[0].read_bytes()
+    result = _run("ingest", "-", "--case", str(tmp_path / "c.case"), "--json", stdin=data)
+    assert result.exit_code == 0
+    assert orjson.loads(result.stdout)["records"]["ingested"] == len(orjson.loads(data)["Records"])
+
+
+def test_missing_path_and_missing_case_are_clear_errors(tmp_path: Path) -> None:
+    result = _run("ingest", str(tmp_path / "nope"), "--case", str(tmp_path / "c.case"))
+    assert result.exit_code == 2
+    assert "nope" in result.stderr and "Traceback" not in result.stderr
+    result = _run("stats", "--case", str(tmp_path / "absent.case"))
+    assert result.exit_code == 2
+    assert "no case file" in result.stderr
+
+
+def test_stats_whois_and_export(tmp_path: Path) -> None:
+    case = str(tmp_path / "c.case")
+    assert _run("ingest", str(INVICTUS), "--case", case).exit_code == 0
+
+    stats = orjson.loads(_run("stats", "--case", case, "--json").stdout)
+    assert stats["events"] > 0 and stats["nodes_by_kind"]["AccessKey"] > 0
+    assert stats["first_event"].startswith("2023-07-10T")
+    assert "Management" not in stats["rejects_by_reason"]
+    human = _run("stats", "--case", case)
+    assert human.exit_code == 0 and "busiest principals" in human.stdout
+
+    report = orjson.loads(_run("whois", "ASIATFQR7NSCSHSEVYP5", "--case", case, "--json").stdout)
+    assert report["kind"] == "AccessKey"
+    assert report["acts_as"].endswith("/i-0dbc91f429e48eeed")
+    assert (report["minted"]["method"], report["minted"]["issuer"]) == ("issuing-event", "ec2.amazonaws.com")
+    assert "3.225.16.109" in report["source_ips"]
+    assert report["actions"]
+    text = _run("whois", "ASIATFQR7NSCSHSEVYP5", "--case", case)
+    assert "ec2.amazonaws.com" in text.stdout
+
+    unknown = _run("whois", "AKIANOTINTHECASE000", "--case", case)
+    assert unknown.exit_code == 2 and "not a key" in unknown.stderr
+
+    for fmt, reader in (("graphml", nx.read_graphml), ("gexf", nx.read_gexf)):
+        output = tmp_path / f"g.{fmt}"
+        assert _run("export", "--case", case, "--format", fmt, "-o", str(output)).exit_code == 0
+        assert reader(output).number_of_nodes() == sum(stats["nodes_by_kind"].values())
+    output = tmp_path / "g.json"
+    assert _run("export", "--case", case, "--format", "json", "-o", str(output)).exit_code == 0
+    graph = nx.node_link_graph(orjson.loads(output.read_bytes()), edges="edges")
+    assert graph.number_of_nodes() == sum(stats["nodes_by_kind"].values())
+
+
+def test_help_explains_the_commands() -> None:
+    result = _run("--help")
+    assert result.exit_code == 0
+    for command in ("ingest", "stats", "whois", "export"):
+        assert command in result.stdout
+    assert "lookup-events" in _run("ingest", "--help").stdout

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from graphtrail import ingest as ingest_module
+from graphtrail.case import Case, unpack_record
+from graphtrail.ingest import ingest_paths
+from tests.conftest import DATA, INVICTUS, STRATUS
+
+TOKEN_PREFIX = b"IQoJb3JpZ2lu"  # every STS session token in the data starts like this
+
+
+def _tables(case_path: Path) -> dict[str, list[tuple]]:
+    """The case's content, minus run bookkeeping, in a stable order."""
+    db = sqlite3.connect(case_path)
+    try:
+        return {
+            "events": db.execute("SELECT * FROM events ORDER BY event_id").fetchall(),
+            "nodes": db.execute("SELECT * FROM nodes ORDER BY key").fetchall(),
+            "edges": db.execute("SELECT * FROM edges ORDER BY src, type, dst").fetchall(),
+            "key_lineage": db.execute("SELECT * FROM key_lineage ORDER BY access_key_id").fetchall(),
+            "issuances": db.execute("SELECT * FROM issuances ORDER BY event_id").fetchall(),
+        }
+    finally:
+        db.close()
+
+
+def _comparable(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """Drop file ids (they depend on the order files were read in)."""
+    return {**tables, "events": [row[:15] + row[16:] for row in tables["events"]]}
+
+
+def test_invictus_ingests_every_record(tmp_path: Path) -> None:
+    summary = ingest_paths([str(INVICTUS)], tmp_path / "c.case")
+    assert summary.files_ingested == 55
+    assert summary.records_read == 2900
+    assert summary.events_ingested + summary.duplicates == 2900
+    assert summary.records_rejected == 0
+    assert summary.balanced
+
+
+def test_every_data_folder_balances(tmp_path: Path) -> None:
+    for folder in sorted(p for p in DATA.iterdir() if p.is_dir()):
+        summary = ingest_paths([str(folder)], tmp_path / f"{folder.name}.case")
+        assert summary.balanced, folder.name
+        assert summary.files_seen == (
+            summary.files_ingested
+            + summary.files_already_ingested
+            + sum(summary.files_skipped.values())
+            + sum(summary.files_rejected.values())
+        ), folder.name
+
+
+def test_reingesting_the_same_folder_leaves_the_case_identical(tmp_path: Path) -> None:
+    case = tmp_path / "c.case"
+    ingest_paths([str(INVICTUS)], case)
+    before = _tables(case)
+    again = ingest_paths([str(INVICTUS)], case)
+    assert again.files_already_ingested == 55
+    assert again.events_ingested == 0
+    assert _tables(case) == before
+
+
+def test_incremental_ingest_equals_one_run(tmp_path: Path) -> None:
+    files = sorted(INVICTUS.glob("*.json"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    for index, path in enumerate(files):
+        shutil.copy(path, (first if index % 2 else second) / path.name)
+    grown = tmp_path / "grown.case"
+    ingest_paths([str(second)], grown)
+    ingest_paths([str(first)], grown)
+    whole = tmp_path / "whole.case"
+    ingest_paths([str(INVICTUS)], whole)
+    assert _comparable(_tables(grown)) == _comparable(_tables(whole))
+
+
+def test_duplicate_events_in_another_file_are_counted_not_ingested(tmp_path: Path) -> None:
+    source = sorted(INVICTUS.glob("*.json"))[0]
+    records = orjson.loads(source.read_bytes())["Records"]
+    (tmp_path / "logs").mkdir()
+    shutil.copy(source, tmp_path / "logs" / "a.json")
+    # Same events, different bytes: what a second trail or a re-delivery produces.
+    (tmp_path / "logs" / "b.json.gz").write_bytes(gzip.compress(orjson.dumps({"Records": records[::-1]})))
+    summary = ingest_paths([str(tmp_path / "logs")], tmp_path / "c.case")
+    assert summary.records_read == 2 * len(records)
+    assert summary.duplicates == len(records)
+    assert summary.events_ingested == len(records)
+
+
+def test_no_session_token_is_stored(tmp_path: Path) -> None:
+    assert any(TOKEN_PREFIX in path.read_bytes() for path in INVICTUS.glob("*.json"))  # the input has them
+    case = tmp_path / "c.case"
+    ingest_paths([str(INVICTUS), str(STRATUS)], case)
+    for suffix in ("", "-wal"):
+        path = Path(str(case) + suffix)
+        if path.exists():
+            assert TOKEN_PREFIX not in path.read_bytes()
+    with Case(case) as opened:
+        for row in opened.events():
+            assert TOKEN_PREFIX not in unpack_record(row.raw)
+
+
+def test_interrupted_run_resumes_to_the_same_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoint after every file
+
+    def stop_after_ten(state: ingest_module.IngestProgress) -> None:
+        if state.files_done == 10:
+            raise KeyboardInterrupt
+
+    interrupted = tmp_path / "interrupted.case"
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths([str(INVICTUS)], interrupted, progress=stop_after_ten)
+    resumed = ingest_paths([str(INVICTUS)], interrupted)
+    assert 0 < resumed.files_already_ingested < 55
+    whole = tmp_path / "whole.case"
+    ingest_paths([str(INVICTUS)], whole)
+    assert _comparable(_tables(interrupted)) == _comparable(_tables(whole))
+
+
+def test_insights_are_kept_apart_from_the_graph(tmp_path: Path) -> None:
+    insight = {
+        "eventVersion": "1.07",
+        "eventTime": "2019-11-14T00:51:00Z",
+        "awsRegion": "us-east-1",
+        "eventID": "insight-1",
+        "eventType": "AwsCloudTrailInsight",
+        "recipientAccountId": "123456789012",
+        "sharedEventID": "shared-1",
+        "insightDetails": {
+            "state": "Start",
+            "eventSource": "ssm.amazonaws.com",
+            "eventName": "UpdateInstanceInformation",
+            "insightType": "ApiCallRateInsight",
+        },
+        "eventCategory": "Insight",
+    }
+    path = tmp_path / "insights.json"
+    path.write_bytes(orjson.dumps({"Records": [insight]}))
+    summary = ingest_paths([str(path)], tmp_path / "c.case")
+    assert (summary.insights_ingested, summary.events_ingested, summary.balanced) == (1, 0, True)
+    with Case(tmp_path / "c.case") as case:
+        assert case.scalar("SELECT count(*) FROM insights") == 1
+        assert case.scalar("SELECT count(*) FROM nodes") == 0
+
+
+def test_records_without_time_or_identity_are_rejected_with_reasons(tmp_path: Path) -> None:
+    good = orjson.loads(sorted(INVICTUS.glob("*.json"))[0].read_bytes())["Records"][0]
+    no_time = {k: v for k, v in good.items() if k != "eventTime"} | {"eventID": "no-time"}
+    no_identity = {k: v for k, v in good.items() if k != "userIdentity"} | {"eventID": "no-identity"}
+    odd_identity = good | {"eventID": "odd", "userIdentity": {"type": "Martian", "principalId": "x"}}
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in (good, no_time, no_identity, odd_identity)))
+    summary = ingest_paths([str(path)], tmp_path / "c.case")
+    assert summary.events_ingested == 1
+    assert dict(summary.rejected) == {
+        "missing-eventTime": 1,
+        "missing-userIdentity": 1,
+        "unknown-identity-type": 1,
+    }
+    assert summary.balanced
+    assert any("mixed.jsonl" in line and "unknown-identity-type" in line for line in summary.problems)
