@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from graphtrail import arn as arns
@@ -18,21 +19,42 @@ from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.ipranges import AwsIpRanges
 from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, MINTED, SESSION_OF
 
+
+@lru_cache(maxsize=1)
+def shipped_ip_ranges() -> AwsIpRanges:
+    """Loaded once per process (and inherited by forked ingest workers)."""
+    return AwsIpRanges.load()
+
+
 SAMPLE_CAP = 50  # distinct IPs, user agents, keys, fact values kept per edge or node
 EVENT_SAMPLE = 10  # earliest and latest event ids kept per edge
 
 
 def _keep_first(bucket: dict[str, str], value: str, when: str, cap: int = SAMPLE_CAP) -> None:
-    """Remember `value` with the earliest time it was seen; past `cap`, drop the latest-seen value."""
+    """Remember `value` with the earliest time it was seen; past `cap`, drop the latest-seen value.
+
+    The kept set depends only on the (value, time) pairs offered, never on their order.
+    """
     seen = bucket.get(value)
     if seen is not None:
         if when < seen:
             bucket[value] = when
         return
-    bucket[value] = when
-    if len(bucket) > cap:
-        latest = max(bucket.items(), key=lambda item: (item[1], item[0]))
+    if len(bucket) >= cap:
+        latest = max(bucket.items(), key=_by_time_then_value)
+        if (when, value) > (latest[1], latest[0]):
+            return
         del bucket[latest[0]]
+    bucket[value] = when
+
+
+def _by_time_then_value(item: tuple[str, str]) -> tuple[str, str]:
+    return item[1], item[0]
+
+
+def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_CAP) -> None:
+    for value, when in other.items():
+        _keep_first(into, value, when, cap)
 
 
 @dataclass(slots=True)
@@ -50,6 +72,27 @@ class NodeState:
             self.first_seen = when
         if self.last_seen is None or when > self.last_seen:
             self.last_seen = when
+
+    def merge(self, other: NodeState) -> None:
+        if self.kind in _VAGUE_KINDS and other.kind not in _VAGUE_KINDS:
+            self.kind = other.kind
+        self.account = self.account or other.account
+        self.name = self.name or other.name
+        for when in (other.first_seen, other.last_seen):
+            if when is not None:
+                self.seen(when)
+        for name, value in other.props.items():
+            mine = self.props.get(name)
+            if isinstance(value, dict) and isinstance(mine, dict):
+                _merge_first(mine, value)
+            elif name in _OR_PROPS:
+                self.props[name] = bool(mine) or bool(value)
+            elif mine in (None, ""):
+                self.props[name] = dict(value) if isinstance(value, dict) else value
+
+
+_VAGUE_KINDS = frozenset({"Unknown", "Resource"})
+_OR_PROPS = frozenset({"temporary", "console", "is_aws"})
 
 
 @dataclass(slots=True)
@@ -100,6 +143,35 @@ class EdgeState:
         merged = sorted(set(self.early) | set(self.late))
         return [event_id for _, event_id in merged]
 
+    def merge(self, other: EdgeState) -> None:
+        """Fold in the aggregate of the same edge built from other events."""
+        self.count += other.count
+        self.error_count += other.error_count
+        if other.first_seen is not None:
+            self.seen(other.first_seen)
+        if other.last_seen is not None:
+            self.seen(other.last_seen)
+        self.traversable = self.traversable or other.traversable
+        for code, count in other.errors.items():
+            self.errors[code] = self.errors.get(code, 0) + count
+        _merge_first(self.source_ips, other.source_ips)
+        _merge_first(self.user_agents, other.user_agents)
+        _merge_first(self.regions, other.regions)
+        _merge_first(self.access_keys, other.access_keys)
+        for when, event_id in (*other.early, *other.late):
+            self.sample(when, event_id)
+        for name, value in other.facts.items():
+            mine = self.facts.get(name)
+            if isinstance(value, bool):
+                self.facts[name] = bool(mine) or value
+            elif isinstance(value, (int, float)):
+                self.facts[name] = (mine or 0) + value
+            elif isinstance(value, dict):
+                if mine is None:
+                    self.facts[name] = dict(value)
+                elif isinstance(mine, dict):
+                    _merge_first(mine, value)
+
     def add_facts(self, facts: Mapping[str, Any], when: str) -> None:
         for name, value in facts.items():
             if value is None:
@@ -122,14 +194,38 @@ class GraphAccumulator:
     def __init__(self, ip_ranges: AwsIpRanges | None = None) -> None:
         self.nodes: dict[str, NodeState] = {}
         self.edges: dict[tuple[str, str, str], EdgeState] = {}
-        self._ip_ranges = ip_ranges or AwsIpRanges.load()
+        self._ip_ranges = ip_ranges or shipped_ip_ranges()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent between processes without the address table, which every process loads for itself.
+        return {"nodes": self.nodes, "edges": self.edges}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.nodes = state["nodes"]
+        self.edges = state["edges"]
+        self._ip_ranges = shipped_ip_ranges()
+
+    def merge(self, other: GraphAccumulator) -> None:
+        """Fold in an accumulator built from other events (a file aggregated in a worker process)."""
+        for key, node in other.nodes.items():
+            mine = self.nodes.get(key)
+            if mine is None:
+                self.nodes[key] = node
+            else:
+                mine.merge(node)
+        for key, edge in other.edges.items():
+            mine_edge = self.edges.get(key)
+            if mine_edge is None:
+                self.edges[key] = edge
+            else:
+                mine_edge.merge(edge)
 
     # -- nodes and edges -------------------------------------------------------------------------
     def node(self, key: str, kind: str, when: str, account: str | None = None, name: str | None = None) -> NodeState:
         state = self.nodes.get(key)
         if state is None:
             state = self.nodes[key] = NodeState(key=key, kind=kind, account=account, name=name)
-        elif state.kind in ("Unknown", "Resource") and kind not in ("Unknown", "Resource"):
+        elif state.kind in _VAGUE_KINDS and kind not in _VAGUE_KINDS:
             state.kind = kind  # a bare reference learned its real kind
         if account and not state.account:
             state.account = account
@@ -170,7 +266,7 @@ class GraphAccumulator:
 
     # -- events ----------------------------------------------------------------------------------
     def add_event(self, event: Event, effect: ActionEffect) -> None:
-        when = format_time(event.time)
+        when = event.when
         principal = event.principal
         actor = self._principal(principal, when)
         key = event.access_key_id

@@ -7,6 +7,7 @@ file is never half-updated.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -167,6 +168,9 @@ class EventRow:
     def record(self) -> dict[str, Any]:
         return orjson.loads(unpack_record(self.raw))
 
+    def _replace_file(self, file_id: int) -> EventRow:
+        return dataclasses.replace(self, file_id=file_id)
+
 
 # Records are compressed one by one (so any event can be read alone) with a dictionary of CloudTrail's
 # recurring keys and values, shipped with the package; a case names the dictionary it was written with.
@@ -273,6 +277,9 @@ class Case:
     def finish_run(self, run_id: int, finished: str, summary: dict[str, Any]) -> None:
         self.db.execute("UPDATE runs SET finished=?, summary=? WHERE id=?", (finished, orjson.dumps(summary), run_id))
 
+    def known_file_hashes(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT sha256 FROM files")]
+
     def file_known(self, sha256: str) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE sha256=?", (sha256,)).fetchone() is not None
 
@@ -333,8 +340,13 @@ class Case:
             ),
         )  # fmt: skip
 
-    def add_insights(self, rows: Iterable[tuple[str, str, str, str, str | None, str | None, int, bytes]]) -> None:
-        self.db.executemany("INSERT INTO insights VALUES (?,?,?,?,?,?,?,?)", rows)
+    def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Rows of (event_id, time, name, source, account, region, raw, file_id)."""
+        self.db.executemany(
+            "INSERT INTO insights (event_id, time, name, source, account, region, raw, file_id) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def add_issuances(self, issuances: Iterable[Issuance]) -> None:
         self.db.executemany(

@@ -21,7 +21,7 @@ from graphtrail import __version__
 from graphtrail.errors import GraphtrailError
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CASE_OPTION = click.option(
     "--case",
@@ -74,8 +74,20 @@ def main(verbose: int) -> None:
     help="Largest size one file may decompress to (guards against gzip bombs).",
 )
 @click.option("--show-rejects", type=click.IntRange(0), default=20, show_default=True, help="Reject lines to print.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Processes that read files in parallel [default: one per core]. The case does not depend on it.",
+)
 def ingest(
-    paths: tuple[str, ...], case_path: Path, strict: bool, as_json: bool, max_file_mb: int, show_rejects: int
+    paths: tuple[str, ...],
+    case_path: Path,
+    strict: bool,
+    as_json: bool,
+    max_file_mb: int,
+    show_rejects: int,
+    workers: int | None,
 ) -> None:
     """Read CloudTrail logs from PATHS into a case.
 
@@ -113,7 +125,9 @@ def ingest(
                 mb=state.bytes_read / 1e6,
             )
 
-        summary = ingest_paths(list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress)
+        summary = ingest_paths(
+            list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress, workers=workers
+        )
 
     for line in summary.problems[:show_rejects]:
         err.print(f"[yellow]rejected[/] {line}", markup=True, highlight=False)

@@ -1,12 +1,21 @@
-"""Ingest: sources → normalized events → case. Incremental, idempotent, and it accounts for every record."""
+"""Ingest: sources → normalized events → case. Incremental, idempotent, and it accounts for every record.
+
+Each log file is read, normalized and aggregated on its own (in worker processes when there are several
+files and cores), into a `FileResult`: event rows for the case and a small graph of that file's events.
+The main process alone touches the case: it drops files already ingested, deduplicates events against
+what the case holds, stores the rows and folds each file's graph into the case's. Files are folded in
+listing order, so the case is the same whatever the number of workers.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import time as clock
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +24,6 @@ from typing import Any, BinaryIO
 from graphtrail.accumulate import EdgeState, GraphAccumulator
 from graphtrail.case import Case, EventRow, pack_record
 from graphtrail.cloudtrail.actions import resolve_action
-from graphtrail.cloudtrail.event import Event
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.errors import RecordRejected
@@ -26,8 +34,8 @@ from graphtrail.sources.records import Notice, RawRecord, Rejected, SkippedFile
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 2000
 CHECKPOINT_SECONDS = 60.0
+MAX_PROBLEM_LINES = 200
 
 
 @dataclass
@@ -48,6 +56,7 @@ class IngestSummary:
     shapes: Counter[str] = field(default_factory=Counter)
     bytes_read: int = 0
     seconds: float = 0.0
+    workers: int = 1
     problems: list[str] = field(default_factory=list)  # one line per reject, for the user (capped)
 
     @property
@@ -84,6 +93,7 @@ class IngestSummary:
             "shapes": dict(sorted(self.shapes.items())),
             "bytes_read": self.bytes_read,
             "seconds": round(self.seconds, 3),
+            "workers": self.workers,
             "balanced": self.balanced,
         }
 
@@ -96,11 +106,140 @@ class IngestProgress:
     bytes_read: int
 
 
-MAX_PROBLEM_LINES = 200
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A reject, where it happened and why (never the record's content: it may hold secrets)."""
+
+    source: str
+    reason: str
+    detail: str
+    position: int | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where = f"{self.source}:{self.line}"
+        elif self.position is not None:
+            where = f"{self.source} record {self.position}"
+        return f"{where}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class FileResult:
+    """One file, read and aggregated on its own; nothing in it has touched the case yet."""
+
+    source: str
+    sha256: str = ""
+    size: int = 0
+    status: str = "ingested"  # ingested | rejected | skipped:REASON | unreadable | known
+    shapes: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    duplicates: int = 0  # the same eventID twice within this file
+    rejected: Counter[str] = field(default_factory=Counter)
+    file_rejects: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    notices: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    rows: list[EventRow] = field(default_factory=list)
+    insights: list[tuple[str, str, str, str, str | None, str | None, bytes]] = field(default_factory=list)
+    issuances: list[Issuance] = field(default_factory=list)
+    graph: GraphAccumulator | None = None
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [row.event_id for row in self.rows] + [row[0] for row in self.insights]
+
+
+def read_log_file(
+    log_file: LogFile, limits: ReadLimits, *, known: Collection[str] = (), exclude: Collection[str] = ()
+) -> FileResult:
+    """Read, normalize and aggregate one file. Pure: no case, no globals; safe in a worker process.
+
+    `known` holds content hashes already in the case (the file is then not parsed); `exclude` holds event
+    ids the case already has (they count as duplicates and stay out of the aggregate).
+    """
+    result = FileResult(source=log_file.source)
+    try:
+        data = log_file.read_bytes()
+    except OSError as exc:
+        result.status = "unreadable"
+        result.file_rejects["unreadable"] += 1
+        result.problems.append(Problem(log_file.source, "unreadable", str(exc)))
+        return result
+    result.size = len(data)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    if result.sha256 in known:
+        result.status = "known"
+        return result
+    graph = result.graph = GraphAccumulator()
+    seen: set[str] = set()
+    for item in read_records(log_file.source, data, limits):
+        if isinstance(item, RawRecord):
+            result.records += 1
+            result.shapes[item.shape] += 1
+            try:
+                event = normalize_record(item.data)
+            except RecordRejected as exc:
+                result.rejected[exc.reason] += 1
+                origin = item.origin
+                result.problems.append(Problem(origin.source, exc.reason, exc.detail, origin.index, origin.line))
+                continue
+            if event.event_id in seen or event.event_id in exclude:
+                result.duplicates += 1
+                continue
+            seen.add(event.event_id)
+            raw = pack_record(event.record_json)
+            if event.is_insight:
+                # Insights describe call rates, not identities: kept apart from the graph.
+                result.insights.append((event.event_id, event.when, event.name, event.source, event.account,
+                                        event.region, raw))  # fmt: skip
+                continue
+            effect = resolve_action(event)
+            graph.add_event(event, effect)
+            issuance = Issuance.from_event(event)
+            if issuance is not None:
+                result.issuances.append(issuance)
+            principal = event.principal
+            result.rows.append(
+                EventRow(
+                    event.event_id, event.when, event.name, event.source, event.region, event.account,
+                    principal.key, principal.kind, event.access_key_id, event.source_ip or event.source_service,
+                    event.user_agent, event.error_code, event.category, event.shared_event_id, effect.target.key,
+                    None, raw,
+                )
+            )  # fmt: skip
+        elif isinstance(item, Rejected):
+            origin = item.origin
+            if item.whole_file:
+                result.status = "rejected"
+                result.file_rejects[item.reason] += 1
+                result.problems.append(Problem(origin.source, item.reason, item.detail))
+            else:
+                result.records += 1
+                result.rejected[item.reason] += 1
+                result.problems.append(Problem(origin.source, item.reason, item.detail, origin.index, origin.line))
+        elif isinstance(item, SkippedFile):
+            result.status = f"skipped:{item.reason}"
+            result.skipped[item.reason] += 1
+        elif isinstance(item, Notice):
+            result.notices[item.reason] += 1
+            log.info("%s: %s %s", item.source, item.reason, item.detail)
+    return result
+
+
+# Set in the parent before the worker pool forks, so tasks are plain indices (LogFile loaders are closures).
+_WORK: tuple[list[LogFile], ReadLimits, frozenset[str]] | None = None
+
+
+def _read_in_worker(index: int) -> FileResult:
+    assert _WORK is not None
+    files, limits, known = _WORK
+    return read_log_file(files[index], limits, known=known)
 
 
 class _Run:
-    """State of one ingest run."""
+    """The main process's side of one ingest run: the only code that writes the case."""
 
     def __init__(self, case: Case, run_id: int, summary: IngestSummary, accumulator: GraphAccumulator) -> None:
         self.case = case
@@ -109,123 +248,62 @@ class _Run:
         self.acc = accumulator
         self.last_checkpoint = clock.monotonic()
 
-    def problem(
-        self, source: str, reason: str, detail: str, position: int | None = None, line: int | None = None
-    ) -> None:
-        where = source if line is None else f"{source}:{line}"
-        if position is not None and line is None:
-            where = f"{source} record {position}"
-        text = f"{where}: {reason}" + (f" ({detail})" if detail else "")
-        log.warning("rejected %s", text)
+    def problem(self, problem: Problem) -> None:
+        log.warning("rejected %s", problem)
         if len(self.summary.problems) < MAX_PROBLEM_LINES:
-            self.summary.problems.append(text)
-        self.case.add_reject(source, position, line, reason, detail, self.run_id)
-
-    def ingest_file(self, log_file: LogFile, limits: ReadLimits) -> None:
-        summary = self.summary
-        try:
-            data = log_file.read_bytes()
-        except OSError as exc:
-            summary.files_rejected["unreadable"] += 1
-            self.problem(log_file.source, "unreadable", str(exc))
-            return
-        summary.bytes_read += len(data)
-        digest = hashlib.sha256(data).hexdigest()
-        if self.case.file_known(digest):
-            summary.files_already_ingested += 1
-            return
-        file_id = self.case.add_file(log_file.source, digest, len(data), self.run_id)
-        counts = Counter[str]()
-        shapes: set[str] = set()
-        status = "ingested"
-        batch: list[tuple[Event, bytes]] = []
-        for item in read_records(log_file.source, data, limits):
-            if isinstance(item, RawRecord):
-                counts["records"] += 1
-                summary.records_read += 1
-                shapes.add(item.shape)
-                summary.shapes[item.shape] += 1
-                try:
-                    event = normalize_record(item.data)
-                except RecordRejected as exc:
-                    counts["rejected"] += 1
-                    summary.rejected[exc.reason] += 1
-                    self.problem(item.origin.source, exc.reason, exc.detail, item.origin.index, item.origin.line)
-                    continue
-                batch.append((event, pack_record(event.record_json)))
-                if len(batch) >= BATCH_SIZE:
-                    self._flush(batch, file_id, counts)
-                    batch = []
-            elif isinstance(item, Rejected):
-                if item.whole_file:
-                    status = "rejected"
-                    summary.files_rejected[item.reason] += 1
-                    self.problem(item.origin.source, item.reason, item.detail)
-                else:
-                    counts["records"] += 1
-                    counts["rejected"] += 1
-                    summary.records_read += 1
-                    summary.rejected[item.reason] += 1
-                    self.problem(item.origin.source, item.reason, item.detail, item.origin.index, item.origin.line)
-            elif isinstance(item, SkippedFile):
-                status = f"skipped:{item.reason}"
-                summary.files_skipped[item.reason] += 1
-            elif isinstance(item, Notice):
-                summary.notices[item.reason] += 1
-                log.info("%s: %s %s", item.source, item.reason, item.detail)
-        if batch:
-            self._flush(batch, file_id, counts)
-        if status == "ingested":
-            summary.files_ingested += 1
-        self.case.finish_file(
-            file_id,
-            shapes=shapes,
-            records=counts["records"],
-            ingested=counts["ingested"],
-            duplicates=counts["duplicates"],
-            rejected=counts["rejected"],
-            status=status,
+            self.summary.problems.append(str(problem))
+        self.case.add_reject(
+            problem.source, problem.position, problem.line, problem.reason, problem.detail, self.run_id
         )
 
-    def _flush(self, batch: list[tuple[Event, bytes]], file_id: int, counts: Counter[str]) -> None:
-        existing = self.case.existing_event_ids([event.event_id for event, _ in batch])
-        rows: list[EventRow] = []
-        insights: list[tuple[str, str, str, str, str | None, str | None, int, bytes]] = []
-        issuances: list[Issuance] = []
-        for event, raw in batch:
-            if event.event_id in existing:
-                counts["duplicates"] += 1
-                self.summary.duplicates += 1
-                continue
-            existing.add(event.event_id)
-            counts["ingested"] += 1
-            when = format_time(event.time)
-            if event.is_insight:
-                # Insights describe rates, not identities: kept apart from the graph.
-                self.summary.insights_ingested += 1
-                insights.append(
-                    (event.event_id, when, event.name, event.source, event.account, event.region, file_id, raw)
-                )
-                continue
-            self.summary.events_ingested += 1
-            effect = resolve_action(event)
-            self.acc.add_event(event, effect)
-            issuance = Issuance.from_event(event)
-            if issuance is not None:
-                issuances.append(issuance)
-            principal = event.principal
-            rows.append(
-                EventRow(
-                    event.event_id, when, event.name, event.source, event.region, event.account, principal.key,
-                    principal.kind, event.access_key_id, event.source_ip or event.source_service, event.user_agent,
-                    event.error_code, event.category, event.shared_event_id, effect.target.key, file_id, raw,
-                )
-            )  # fmt: skip
-        self.case.add_events(rows)
-        if insights:
-            self.case.add_insights(insights)
-        if issuances:
-            self.case.add_issuances(issuances)
+    def fold(self, result: FileResult, log_file: LogFile, limits: ReadLimits) -> None:
+        """Store one file's result in the case (unless the case has it already)."""
+        summary = self.summary
+        summary.bytes_read += result.size
+        if result.status == "unreadable":
+            summary.files_rejected.update(result.file_rejects)
+            for problem in result.problems:
+                self.problem(problem)
+            return
+        if result.status == "known" or self.case.file_known(result.sha256):
+            summary.files_already_ingested += 1
+            return
+        existing = self.case.existing_event_ids(result.event_ids)
+        if existing:
+            # Events the case already holds (another trail, a re-delivery): aggregate this file again
+            # without them. Rare, so it runs here rather than in a worker.
+            result = read_log_file(log_file, limits, exclude=existing)
+        file_id = self.case.add_file(log_file.source, result.sha256, result.size, self.run_id)
+        self.case.add_events(row._replace_file(file_id) for row in result.rows)
+        if result.insights:
+            self.case.add_insights((*row, file_id) for row in result.insights)
+        if result.issuances:
+            self.case.add_issuances(result.issuances)
+        if result.graph is not None:
+            self.acc.merge(result.graph)
+
+        summary.records_read += result.records
+        summary.events_ingested += len(result.rows)
+        summary.insights_ingested += len(result.insights)
+        summary.duplicates += result.duplicates
+        summary.rejected.update(result.rejected)
+        summary.files_rejected.update(result.file_rejects)
+        summary.files_skipped.update(result.skipped)
+        summary.notices.update(result.notices)
+        summary.shapes.update(result.shapes)
+        if result.status == "ingested":
+            summary.files_ingested += 1
+        for problem in result.problems:
+            self.problem(problem)
+        self.case.finish_file(
+            file_id,
+            shapes=result.shapes,
+            records=result.records,
+            ingested=len(result.rows) + len(result.insights),
+            duplicates=result.duplicates,
+            rejected=sum(result.rejected.values()),
+            status=result.status,
+        )
 
     def checkpoint(self, *, final: bool) -> None:
         """Write the graph with the events it summarises, in one transaction."""
@@ -298,6 +376,10 @@ def _apply_lineage(props: dict[str, Any], item: KeyLineage) -> None:
             props.pop(name, None)
 
 
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def ingest_paths(
     paths: Sequence[str],
     case_path: str | Path,
@@ -305,42 +387,74 @@ def ingest_paths(
     limits: ReadLimits | None = None,
     stdin: BinaryIO | None = None,
     progress: Callable[[IngestProgress], None] | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
-    """Read `paths` into the case at `case_path` (created if missing). Re-running adds only what is new."""
+    """Read `paths` into the case at `case_path` (created if missing). Re-running adds only what is new.
+
+    `workers` processes read and aggregate files in parallel (default: one per core); the result does not
+    depend on it.
+    """
+    global _WORK
     limits = limits or ReadLimits()
     summary = IngestSummary()
     started = clock.monotonic()
-    items = list(iter_log_files(paths, stdin=stdin, limits=limits))
-    files_total = sum(1 for item in items if isinstance(item, LogFile))
+    listed = list(iter_log_files(paths, stdin=stdin, limits=limits))
+    files = [item for item in listed if isinstance(item, LogFile)]
+    workers = default_workers() if workers is None else max(1, workers)
+    if len(files) < 2 or "-" in paths or multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
+        workers = 1
+    summary.workers = workers
     with Case(case_path, create=True) as case:
         run_id = case.start_run(_now(), paths)
         accumulator = GraphAccumulator()
         accumulator.load(case.node_states(), case.edge_states())
         run = _Run(case, run_id, summary, accumulator)
+        for item in listed:
+            summary.files_seen += 1
+            if isinstance(item, SkippedFile):
+                summary.files_skipped[item.reason] += 1
+            elif isinstance(item, Rejected):
+                summary.files_rejected[item.reason] += 1
+                run.problem(Problem(item.origin.source, item.reason, item.detail))
+        known = frozenset(case.known_file_hashes())
         case.begin()
-        done = 0
+        pool = None
         try:
-            for item in items:
-                summary.files_seen += 1
-                if isinstance(item, SkippedFile):
-                    summary.files_skipped[item.reason] += 1
-                elif isinstance(item, Rejected):
-                    summary.files_rejected[item.reason] += 1
-                    run.problem(item.origin.source, item.reason, item.detail)
-                else:
-                    run.ingest_file(item, limits)
-                    done += 1
-                    if progress is not None:
-                        progress(IngestProgress(done, files_total, summary.events_ingested, summary.bytes_read))
-                    if clock.monotonic() - run.last_checkpoint > CHECKPOINT_SECONDS:
-                        run.checkpoint(final=False)
+            if workers > 1:
+                _WORK = (files, limits, known)
+                pool = multiprocessing.get_context("fork").Pool(workers)
+                results = _ordered(pool, len(files), workers)
+            else:
+                results = (read_log_file(log_file, limits, known=known) for log_file in files)
+            for done, (log_file, result) in enumerate(zip(files, results, strict=True), start=1):
+                run.fold(result, log_file, limits)
+                if progress is not None:
+                    progress(IngestProgress(done, len(files), summary.events_ingested, summary.bytes_read))
+                if clock.monotonic() - run.last_checkpoint > CHECKPOINT_SECONDS:
+                    run.checkpoint(final=False)
             summary.seconds = clock.monotonic() - started
             case.finish_run(run_id, _now(), summary.as_dict())
             run.checkpoint(final=True)
         except BaseException:
             case.rollback()
             raise
+        finally:
+            _WORK = None
+            if pool is not None:
+                pool.terminate()
+                pool.join()
     return summary
+
+
+def _ordered(pool: Any, count: int, workers: int) -> Any:
+    """Results in file order, with a bounded number in flight so memory does not grow with the input."""
+    pending: deque[Any] = deque()
+    submitted = 0
+    while submitted < count or pending:
+        while submitted < count and len(pending) < 2 * workers:
+            pending.append(pool.apply_async(_read_in_worker, (submitted,)))
+            submitted += 1
+        yield pending.popleft().get()
 
 
 def _now() -> str:

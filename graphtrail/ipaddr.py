@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 __all__ = ["normalize_ip", "parse_source_ip"]
 
@@ -78,16 +79,22 @@ def parse_source_ip(text: str | None) -> tuple[list[str], str | None]:
       so a caller can count the value as unusable instead of making an IP or Service node of it.
 
     If some tokens are addresses and others are not, the addresses are returned and the rest is dropped.
-    Never raises.
+    Never raises. Answers are memoized: a log holds few distinct values, each seen many times.
     """
     if not isinstance(text, str):
         return [], None
+    addresses, service = _parse_cached(text)
+    return list(addresses), service
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_cached(text: str) -> tuple[tuple[str, ...], str | None]:
     text = text.strip()
     if not text:
-        return [], None
+        return (), None
     whole = normalize_ip(text)
     if whole is not None:
-        return [whole], None
+        return (whole,), None
     addresses: list[str] = []
     all_addresses = True
     for token in _SPLIT_RE.split(text):
@@ -99,7 +106,7 @@ def parse_source_ip(text: str | None) -> tuple[list[str], str | None]:
         elif address not in addresses:
             addresses.append(address)
     if addresses and all_addresses:
-        return addresses, None
+        return tuple(addresses), None
     if _is_service_name(text):
-        return [], text
-    return addresses, None
+        return (), text
+    return tuple(addresses), None

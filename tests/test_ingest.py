@@ -167,3 +167,12 @@ def test_records_without_time_or_identity_are_rejected_with_reasons(tmp_path: Pa
     }
     assert summary.balanced
     assert any("mixed.jsonl" in line and "unknown-identity-type" in line for line in summary.problems)
+
+
+def test_case_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
+    one = tmp_path / "one.case"
+    two = tmp_path / "two.case"
+    ingest_paths([str(INVICTUS), str(STRATUS)], one, workers=1)
+    summary = ingest_paths([str(INVICTUS), str(STRATUS)], two, workers=2)
+    assert summary.workers == 2
+    assert _tables(one) == _tables(two)

@@ -89,3 +89,9 @@ def test_every_valid_address_round_trips(address: object) -> None:
     addresses, service = parse_source_ip(str(address))
     assert service is None
     assert len(addresses) == 1
+
+
+def test_memoized_answers_are_fresh_lists() -> None:
+    first, _ = parse_source_ip("203.0.113.5, 10.0.0.1")
+    first.append("mutated by a caller")
+    assert parse_source_ip("203.0.113.5, 10.0.0.1") == (["203.0.113.5", "10.0.0.1"], None)

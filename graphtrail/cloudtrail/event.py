@@ -166,6 +166,7 @@ class Event:
 
     event_id: str
     time: datetime  # UTC, aware
+    when: str  # the same instant as text (format_time): how the case stores and compares times
     name: str
     source: str  # eventSource, e.g. iam.amazonaws.com
     region: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +12,7 @@ import orjson
 from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef
 from graphtrail.cloudtrail.identity import resolve_principal
 from graphtrail.cloudtrail.redact import redacted_json
-from graphtrail.cloudtrail.timeparse import parse_time
+from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.errors import RecordRejected
 from graphtrail.ipaddr import parse_source_ip
 
@@ -42,8 +43,8 @@ def normalize_record(data: dict[str, Any]) -> Event:
     if raw_time in (None, ""):
         raise RecordRejected("missing-eventTime", "the record has no eventTime")
     try:
-        time = parse_time(raw_time)
-    except (ValueError, OverflowError, OSError) as exc:
+        time, when = _event_time(raw_time) if isinstance(raw_time, str) else _parse_and_format(raw_time)
+    except (ValueError, OverflowError, OSError, TypeError) as exc:
         raise RecordRejected("bad-eventTime", str(exc)) from None
 
     event_type = _text(data, "eventType")
@@ -70,7 +71,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
     else:
         if not isinstance(identity, dict) or not identity:
             raise RecordRejected("missing-userIdentity", "the record has no userIdentity")
-        principal = resolve_principal(identity, region=region)
+        principal = _principal(identity, region)
 
     event_id = _text(data, "eventID") or _synthetic_id(data)
     ips, service = _source_ip(_text(data, "sourceIPAddress"))
@@ -81,6 +82,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
     return Event(
         event_id=event_id,
         time=time,
+        when=when,
         name=name,
         source=source,
         region=region,
@@ -204,6 +206,36 @@ def restore_key_spelling(block: dict[str, Any]) -> dict[str, Any]:
             value = [restore_key_spelling(item) if isinstance(item, dict) else item for item in value]
         restored[name] = value
     return restored
+
+
+def _parse_and_format(value: Any) -> tuple[datetime, str]:
+    time = parse_time(value)
+    return time, format_time(time)
+
+
+# eventTime has one-second resolution, so millions of events share far fewer distinct values.
+_event_time = lru_cache(maxsize=1 << 16)(_parse_and_format)
+
+_PRINCIPALS: dict[tuple[bytes, str | None], Principal] = {}
+_PRINCIPAL_CACHE_LIMIT = 1 << 16
+
+
+def _principal(identity: dict[str, Any], region: str | None) -> Principal:
+    """Resolve a userIdentity block, remembering the answer: the same caller signs thousands of events.
+
+    The cache key is the block's exact JSON, so two blocks share a Principal only when they are identical.
+    """
+    try:
+        key = (orjson.dumps(identity), region)
+    except (TypeError, orjson.JSONEncodeError):
+        return resolve_principal(identity, region=region)
+    principal = _PRINCIPALS.get(key)
+    if principal is None:
+        principal = resolve_principal(identity, region=region)
+        if len(_PRINCIPALS) >= _PRINCIPAL_CACHE_LIMIT:
+            _PRINCIPALS.clear()
+        _PRINCIPALS[key] = principal
+    return principal
 
 
 @lru_cache(maxsize=1 << 16)

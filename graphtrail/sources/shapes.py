@@ -217,6 +217,11 @@ class _FileReader:
         self, content: bytes, error: orjson.JSONDecodeError, cut: tuple[str, str] | None
     ) -> Iterator[SourceItem]:
         """orjson refused the file as one document: repair bad UTF-8, then try lines, streams and salvage."""
+        first = _NON_SPACE.search(content)
+        if first is None or content[first.start() : first.start() + 1] not in (b"{", b"["):
+            at = first.start() if first is not None else 0
+            detail = f"not JSON text: the first non-blank byte (offset {at:,}) is not '{{' or '['"
+            return iter((self._reject("not-json", detail, whole_file=True),))
         early: list[SourceItem] = []
         if "utf-8" in error.msg.lower():
             try:
@@ -233,10 +238,6 @@ class _FileReader:
                 error = exc
             else:
                 return _chain(early, self._document(document, len(content), cut))
-        first = _NON_SPACE.search(content)
-        if first is None or content[first.start() : first.start() + 1] not in (b"{", b"["):
-            detail = f"not JSON text (first error {_where(error)}: {error.msg})"
-            return iter((*early, self._reject("not-json", detail, whole_file=True)))
         if _is_line_oriented(content, first.start()):
             return _chain(early, self._read_lines(content, cut))
         text = content.decode("utf-8", "replace")
