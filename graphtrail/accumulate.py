@@ -248,11 +248,7 @@ class GraphAccumulator:
     def _in_account(self, key: str, account: str | None, when: str) -> None:
         if account and (arns.is_account_id(account) or account == "anonymous") and key != account:
             self.node(account, "Account", when, account=account, name=account)
-            edge = self.edges.get((key, IN_ACCOUNT, account))
-            if edge is None:
-                self.edge(key, IN_ACCOUNT, account, when).count = 1
-            else:
-                edge.seen(when)
+            self._structural(key, IN_ACCOUNT, account, when)
 
     def _ref(self, ref: NodeRef, when: str) -> NodeState:
         state = self.node(ref.key, ref.kind, when, account=ref.account, name=ref.name)
@@ -408,6 +404,61 @@ class GraphAccumulator:
             self._in_account(session.key, session.account, when)
             self._structural(issued.access_key_id, AUTHENTICATES, issued.session_key, when)
         key.account = key.account or _account_of(issued.session_key) or event.account
+
+    # -- canonical keys --------------------------------------------------------------------------
+    def canonicalize_iam_paths(self) -> dict[str, str]:
+        """Fold users and roles that were named without their path into the node that has it.
+
+        Events that name a user or role only by name (``AttachUserPolicy {userName}``) give an ARN with the
+        default path, while identities carry the real one (``role/aws-reserved/sso.amazonaws.com/…``). IAM
+        names are unique within an account whatever the path, so when exactly one other ARN with the same
+        account and name is known, both are the same principal. Returns {old key: canonical key}.
+        """
+        by_name: dict[tuple[str, str, str, str], list[str]] = {}
+        for key, node in self.nodes.items():
+            if node.kind not in ("User", "Role"):
+                continue
+            parsed = arns.parse_arn(key)
+            if parsed is None or parsed.service != "iam":
+                continue
+            by_name.setdefault(
+                (parsed.partition, parsed.account, parsed.resource_type, parsed.resource_name), []
+            ).append(key)
+        renames: dict[str, str] = {}
+        for (_, _, resource_type, name), keys in by_name.items():
+            if len(keys) != 2:
+                continue
+            plain = [key for key in keys if key.endswith(f":{resource_type}/{name}")]
+            pathful = [key for key in keys if key not in plain]
+            if len(plain) == 1 and len(pathful) == 1:
+                renames[plain[0]] = pathful[0]
+        if renames:
+            self._rename(renames)
+        return renames
+
+    def _rename(self, renames: dict[str, str]) -> None:
+        for old, new in renames.items():
+            node = self.nodes.pop(old)
+            node.key = new
+            self.nodes[new].merge(node)
+        edges = self.edges
+        self.edges = {}
+        for (src, type_, dst), edge in edges.items():
+            src = renames.get(src, src)
+            dst = renames.get(dst, dst)
+            if src == dst and type_ == IN_ACCOUNT:
+                continue
+            edge.src, edge.dst = src, dst
+            mine = self.edges.get((src, type_, dst))
+            if mine is None:
+                self.edges[(src, type_, dst)] = edge
+            else:
+                mine.merge(edge)
+        for node in self.nodes.values():
+            for name in ("owner", "role", "issuer"):
+                value = node.props.get(name)
+                if isinstance(value, str) and value in renames:
+                    node.props[name] = renames[value]
 
     # -- persistence -----------------------------------------------------------------------------
     def iter_nodes(self) -> Iterator[NodeState]:

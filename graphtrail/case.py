@@ -354,6 +354,13 @@ class Case:
             (tuple(getattr(i, name) for name in Issuance.__slots__) for i in issuances),
         )
 
+    def rename_targets(self, renames: dict[str, str]) -> None:
+        """Point stored events at canonical node keys (see GraphAccumulator.canonicalize_iam_paths)."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS renames (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
+        self.db.execute("DELETE FROM renames")
+        self.db.executemany("INSERT INTO renames VALUES (?, ?)", renames.items())
+        self.db.execute("UPDATE events SET target = renames.new FROM renames WHERE events.target = renames.old")
+
     def issuances(self) -> Iterator[Issuance]:
         cursor = self.db.execute(f"SELECT {', '.join(Issuance.__slots__)} FROM issuances")
         for row in cursor:

@@ -307,7 +307,12 @@ class _Run:
 
     def checkpoint(self, *, final: bool) -> None:
         """Write the graph with the events it summarises, in one transaction."""
-        derived = finalize_lineage(self.case, self.acc) if final else []
+        derived: list[EdgeState] = []
+        if final:
+            renames = self.acc.canonicalize_iam_paths()
+            if renames:
+                self.case.rename_targets(renames)
+            derived = finalize_lineage(self.case, self.acc)
         self.case.replace_graph(self.acc.iter_nodes(), self.acc.iter_edges(), derived)
         self.case.commit()
         self.last_checkpoint = clock.monotonic()

@@ -58,8 +58,7 @@ def iter_log_files(
     A path that does not exist is the user's mistake, not bad input: `InputError` is raised here, before
     anything is listed. Everything found is yielded in a stable order.
     """
-    if isinstance(paths, str):
-        paths = [paths]
+    paths = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(path) for path in paths]
     for path in paths:
         if path != "-" and not os.path.exists(path):
             broken = os.path.islink(path)
@@ -244,6 +243,7 @@ class _Lister:
                 elif depth >= 1:
                     yield _too_deep(member)
                 else:
+                    handle.pending += 2  # read once to list it, once more when its members are read
                     yield from self._nested(member, nested, load)
 
     def _tar(self, source: str, kind: ArchiveKind, opener: Callable[[], BinaryIO], depth: int) -> Iterator[ListedItem]:
@@ -283,6 +283,7 @@ class _Lister:
                     elif depth >= 1:
                         yield _too_deep(member)
                     else:
+                        handle.pending += 2  # read once to list it, once more when its members are read
                         yield from self._nested(member, nested, load)
         except _ARCHIVE_ERRORS as exc:
             what = "the archive" if members == 0 else f"the archive after {members:,} members"
@@ -305,16 +306,13 @@ class _Lister:
                 RecordOrigin(member, 0), "decompressed-too-large", _larger_than(self.limits), whole_file=True
             )
             return
-        listing = io.BytesIO(data)
+        first_open = [io.BytesIO(data)]
         del data
-        opened = [False]
 
         def opener() -> BinaryIO:
-            # The first open (listing) uses the bytes read above; later opens read the outer member again.
-            if not opened[0]:
-                opened[0] = True
-                return listing
-            return io.BytesIO(load())
+            # The first open (the listing below) uses the bytes just read; later opens (reading members) read
+            # the outer member again, so listed members do not keep a whole nested archive in memory.
+            return first_open.pop() if first_open else io.BytesIO(load())
 
         yield from self._archive(member, kind, opener, depth=1)
 

@@ -429,7 +429,7 @@ class _FileReader:
                     out.append(self._reject(reason, f"{detail}; the rest is lost", line))
                     return
                 out.append(self._reject("malformed-json", detail, line))
-                position = resync.end() - 1
+                position = resync.end()
                 continue
             if repair:
                 value = _repair_surrogates(value)
@@ -452,7 +452,7 @@ class _FileReader:
                 resync = resync_pattern.search(text, position) if resync_pattern is not None else None
                 if resync is None:
                     break
-                position = resync.end() - 1
+                position = resync.end()
             # else: the next element follows without a comma; read on
         out.append(self._reject(reason, f"unexpected text after the record at line {line}; the rest is lost", line))
 

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import copy
+
+from graphtrail.accumulate import GraphAccumulator
+from graphtrail.cloudtrail.actions import resolve_action
+from graphtrail.cloudtrail.normalize import normalize_record
+from tests.conftest import STRATUS, invictus_records, load_records
+
+SSO_ROLE = "arn:aws:iam::844015365555:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_account-admin_599c9e90e350d2ff"
+
+
+def _accumulate(records: list[dict]) -> GraphAccumulator:
+    graph = GraphAccumulator()
+    for record in records:
+        event = normalize_record(copy.deepcopy(record))
+        graph.add_event(event, resolve_action(event))
+    return graph
+
+
+def _snapshot(graph: GraphAccumulator) -> tuple[dict, dict]:
+    nodes = {key: (n.kind, n.account, n.name, n.first_seen, n.last_seen, n.props) for key, n in graph.nodes.items()}
+    edges = {
+        key: (e.count, e.error_count, e.first_seen, e.last_seen, e.traversable, e.errors, e.source_ips, e.user_agents,
+              e.regions, e.access_keys, e.event_ids, e.facts)
+        for key, e in graph.edges.items()
+    }  # fmt: skip
+    return nodes, edges
+
+
+def test_merging_per_file_graphs_equals_one_graph_of_all_events() -> None:
+    records = invictus_records()
+    whole = _accumulate(records)
+    merged = GraphAccumulator()
+    for start in range(0, len(records), 300):
+        merged.merge(_accumulate(records[start : start + 300][::-1]))
+    assert _snapshot(merged) == _snapshot(whole)
+
+
+def test_role_named_without_its_path_joins_the_role_with_the_path() -> None:
+    sso = load_records(STRATUS / "aws.lateral-movement.ec2-serial-console-send-ssh-public-key.json")
+    attach = next(r for r in load_records(STRATUS / "aws.persistence.iam-create-backdoor-role.json")
+                  if r["eventName"] == "AttachRolePolicy")  # fmt: skip
+    attach = copy.deepcopy(attach)
+    attach["requestParameters"]["roleName"] = "AWSReservedSSO_account-admin_599c9e90e350d2ff"
+    attach["recipientAccountId"] = "844015365555"
+    attach["userIdentity"]["accountId"] = "844015365555"
+    attach["userIdentity"]["arn"] = "arn:aws:iam::844015365555:user/christophe"
+    graph = _accumulate([*sso, attach])
+    plain = "arn:aws:iam::844015365555:role/AWSReservedSSO_account-admin_599c9e90e350d2ff"
+    assert plain in graph.nodes and SSO_ROLE in graph.nodes
+    assert graph.canonicalize_iam_paths() == {plain: SSO_ROLE}
+    assert plain not in graph.nodes
+    assert ("arn:aws:iam::844015365555:user/christophe", "AttachRolePolicy", SSO_ROLE) in graph.edges
+    assert not any(plain in (src, dst) for src, _, dst in graph.edges)
+
+
+def test_same_name_in_two_accounts_is_not_merged() -> None:
+    graph = GraphAccumulator()
+    graph.node("arn:aws:iam::111111111111:role/deploy", "Role", "2024-01-01T00:00:00Z")
+    graph.node("arn:aws:iam::222222222222:role/ci/deploy", "Role", "2024-01-01T00:00:00Z")
+    assert graph.canonicalize_iam_paths() == {}
