@@ -30,6 +30,7 @@ import hashlib
 import itertools
 import os
 import random
+import shutil
 import sys
 import time
 from collections import deque
@@ -184,6 +185,19 @@ def _write_file(path: Path, payload: bytes, level: int) -> int:
     return len(compressed)
 
 
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Refuse to mix with other log files: a corpus of unknown size would make every figure wrong."""
+    logs = out / "AWSLogs"
+    if out.exists():
+        for path in out.iterdir():
+            if path != logs and (path.is_dir() or path.name.endswith((".json", ".json.gz"))):
+                raise SystemExit(f"{out} holds {path.name}; a corpus must not mix with other files")
+    if logs.exists():
+        if not overwrite:
+            raise SystemExit(f"{logs} exists; pass --overwrite to replace it")
+        shutil.rmtree(logs)
+
+
 def make_corpus(
     out: Path,
     events: int,
@@ -194,12 +208,15 @@ def make_corpus(
     min_records: int = 5000,
     max_records: int = 10000,
     workers: int | None = None,
+    overwrite: bool = False,
 ) -> CorpusStats:
-    """Write ``events`` replicated events under ``out`` (which must be empty or absent) and return the counts."""
+    """Write ``events`` replicated events under ``out`` and return the counts.
+
+    ``out`` must hold no log files; with ``overwrite``, an older corpus's ``out/AWSLogs`` is deleted first.
+    """
     if events < 1 or not 1 <= min_records <= max_records:
         raise ValueError("need events >= 1 and 1 <= min_records <= max_records")
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; a corpus must not mix with an older one")
+    _prepare_out(out, overwrite)
     started = time.perf_counter()
     templates = read_templates(source)
     event_rng, file_rng = random.Random(f"{seed}:events"), random.Random(f"{seed}:files")
@@ -253,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=int, default=DEFAULT_LEVEL, choices=range(1, 10), help="gzip level")
     parser.add_argument("--min-records", type=int, default=5000, help="fewest records per full file")
     parser.add_argument("--max-records", type=int, default=10000, help="most records per file")
+    parser.add_argument("--overwrite", action="store_true", help="delete an older corpus in OUT/AWSLogs first")
     args = parser.parse_args(argv)
     stats = make_corpus(
         args.out,
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.level,
         min_records=args.min_records,
         max_records=args.max_records,
+        overwrite=args.overwrite,
     )
     print(
         f"wrote {stats.files} files, {stats.events} events, {stats.gzip_bytes} bytes gzip "

@@ -7,6 +7,7 @@ so a case built in one run equals one built incrementally from the same events.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -277,6 +278,8 @@ class GraphAccumulator:
                 if match is not None:
                     ip.props["aws_service"] = match.service
                     ip.props["aws_region"] = match.region
+                elif ipaddress.ip_address(address).is_private:
+                    ip.props["private"] = True  # a VPC, VPN or NAT address: neither AWS's nor the internet's
             self._structural(actor.key, FROM_IP, address, when)
             if key:
                 self._structural(key, FROM_IP, address, when)
@@ -362,14 +365,15 @@ class GraphAccumulator:
         props["temporary"] = temporary
         if principal.kind != "Account":
             _set_once(props, "owner", principal.key)
-            if temporary and principal.is_session:
-                _set_once(props, "role", principal.issuer_arn)
-                _set_once(props, "session_name", principal.session_name)
+            if temporary:
+                if principal.is_session:
+                    _set_once(props, "role", principal.issuer_arn)
+                    _set_once(props, "session_name", principal.session_name)
                 if principal.creation_date is not None:
                     _set_once(props, "session_created", format_time(principal.creation_date))
                 _set_once(props, "ec2_role_delivery", principal.ec2_role_delivery)
                 _set_once(props, "workload", principal.in_scope_of)
-            if principal.console_session:
+            if event.console_session:
                 props["console"] = True
             self._structural(key, AUTHENTICATES, principal.key, when)
         if event.user_agent:

@@ -21,7 +21,7 @@ import zstandard
 
 from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.errors import CaseError
-from graphtrail.lineage import Issuance, KeyLineage
+from graphtrail.lineage import Issuance, KeyLineage, SignIn
 
 SCHEMA_VERSION = 1
 
@@ -365,6 +365,15 @@ class Case:
         cursor = self.db.execute(f"SELECT {', '.join(Issuance.__slots__)} FROM issuances")
         for row in cursor:
             yield Issuance(*row)
+
+    def last_console_login(self, principal: str, before: str) -> SignIn | None:
+        """The principal's latest successful ConsoleLogin at or before `before`."""
+        row = self.db.execute(
+            "SELECT event_id, time, source_ip, user_agent FROM events "
+            "WHERE actor=? AND name='ConsoleLogin' AND error_code IS NULL AND time<=? ORDER BY time DESC LIMIT 1",
+            (principal, before),
+        ).fetchone()
+        return SignIn(*row) if row else None
 
     def replace_lineage(self, lineage: Iterable[KeyLineage]) -> None:
         self.db.execute("DELETE FROM key_lineage")

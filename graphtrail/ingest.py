@@ -331,11 +331,13 @@ def finalize_lineage(case: Case, acc: GraphAccumulator) -> list[EdgeState]:
             session_created=node.props.get("session_created"),
             ec2_role_delivery=node.props.get("ec2_role_delivery"),
             workload=node.props.get("workload"),
+            acts_as_kind=_kind_of(acc, node.props.get("owner")),
+            console=bool(node.props.get("console")),
         )
         for node in acc.nodes.values()
         if node.kind == "AccessKey" and node.props.get("temporary")
     ]
-    lineage = resolve_lineage(case.issuances(), uses)
+    lineage = resolve_lineage(case.issuances(), uses, case.last_console_login)
     case.replace_lineage(sorted(lineage.values(), key=lambda item: item.access_key_id))
     derived: list[EdgeState] = []
     for item in sorted(lineage.values(), key=lambda item: item.access_key_id):
@@ -363,6 +365,11 @@ def finalize_lineage(case: Case, acc: GraphAccumulator) -> list[EdgeState]:
             edge.user_agents = {item.user_agent: when}
         derived.append(edge)
     return derived
+
+
+def _kind_of(acc: GraphAccumulator, key: str | None) -> str | None:
+    node = acc.nodes.get(key) if key else None
+    return node.kind if node is not None else None
 
 
 def _apply_lineage(props: dict[str, Any], item: KeyLineage) -> None:

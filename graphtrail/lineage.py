@@ -8,7 +8,7 @@ the order in which files arrive never matters.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,6 +84,22 @@ class KeyUse:
     ec2_role_delivery: str | None
     workload: str | None
     workload_type: str | None = None
+    acts_as_kind: str | None = None
+    console: bool = False  # some event with it said sessionCredentialFromConsole
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A console sign-in that may have produced a user's session key."""
+
+    event_id: str
+    time: str
+    source_ip: str | None
+    user_agent: str | None
+
+
+# Finds the user's last ConsoleLogin at or before a time (the case answers it from its event index).
+SignInFinder = Callable[[str, str], SignIn | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +109,9 @@ class KeyLineage:
     `method`: issuing-event (the STS response names the key), shared-event (the issuer came from the
     caller's copy of a cross-account call, joined on sharedEventID), session-match (no response: role +
     session name + creationDate), ec2-instance-profile / workload (a service-issued session whose issuing
-    event is not in the logs), unresolved.
+    event is not in the logs), console-session (a user's or root's console sign-in; the ConsoleLogin event
+    when the case has it), user-session (a user's or root's own session key, from GetSessionToken or a
+    sign-in that is not in the logs: only that principal can have minted it), unresolved.
     """
 
     access_key_id: str
@@ -126,7 +144,9 @@ def _role_id(role: str | None) -> tuple[str, str] | None:
     return parsed.account, parsed.resource_name
 
 
-def resolve_lineage(issuances: Iterable[Issuance], uses: Iterable[KeyUse]) -> dict[str, KeyLineage]:
+def resolve_lineage(
+    issuances: Iterable[Issuance], uses: Iterable[KeyUse], find_sign_in: SignInFinder | None = None
+) -> dict[str, KeyLineage]:
     """Lineage for every temporary key that was issued or used."""
     by_key: dict[str, list[Issuance]] = defaultdict(list)
     by_shared: dict[str, list[Issuance]] = defaultdict(list)
@@ -147,7 +167,7 @@ def resolve_lineage(issuances: Iterable[Issuance], uses: Iterable[KeyUse]) -> di
     for use in uses:
         if use.access_key_id in lineage:
             continue
-        lineage[use.access_key_id] = _fallback(use, by_session, by_shared)
+        lineage[use.access_key_id] = _fallback(use, by_session, by_shared, find_sign_in)
     return lineage
 
 
@@ -178,6 +198,7 @@ def _fallback(
     use: KeyUse,
     by_session: dict[tuple[tuple[str, str] | None, str | None], list[Issuance]],
     by_shared: dict[str, list[Issuance]],
+    find_sign_in: SignInFinder | None,
 ) -> KeyLineage:
     if use.session_created and use.session_name:
         created = _parse(use.session_created)
@@ -191,6 +212,8 @@ def _fallback(
             found = _from_issuance(use.access_key_id, best, by_shared)
             method = "shared-event" if found.method == "shared-event" else "session-match"
             return KeyLineage(**{**_asdict(found), "method": method})
+    if use.acts_as_kind in ("User", "Root") and use.acts_as:
+        return _own_session(use, find_sign_in)
     service = None
     if use.ec2_role_delivery:
         service, method = "ec2.amazonaws.com", "ec2-instance-profile"
@@ -213,6 +236,46 @@ def _fallback(
             session_key=use.acts_as,
         )
     return KeyLineage(use.access_key_id, "unresolved", None, None, None, None, None, None, None, None, use.acts_as)
+
+
+def _own_session(use: KeyUse, find_sign_in: SignInFinder | None) -> KeyLineage:
+    """A user's (or root's) temporary key: minted by that principal, through the console or GetSessionToken."""
+    assert use.acts_as is not None
+    if use.console:
+        sign_in = None
+        if find_sign_in is not None and use.session_created:
+            sign_in = find_sign_in(use.acts_as, _shift(use.session_created, CREATION_DATE_TOLERANCE))
+        return KeyLineage(
+            access_key_id=use.access_key_id,
+            method="console-session",
+            issuer=use.acts_as,
+            issuer_kind=use.acts_as_kind,
+            issuer_key=None,
+            event_id=sign_in.event_id if sign_in else None,
+            time=sign_in.time if sign_in else use.session_created,
+            source_ip=sign_in.source_ip if sign_in else None,
+            user_agent=sign_in.user_agent if sign_in else None,
+            via="ConsoleLogin",
+            session_key=use.acts_as,
+        )
+    return KeyLineage(
+        access_key_id=use.access_key_id,
+        method="user-session",
+        issuer=use.acts_as,
+        issuer_kind=use.acts_as_kind,
+        issuer_key=None,
+        event_id=None,
+        time=use.session_created,
+        source_ip=None,
+        user_agent=None,
+        via="GetSessionToken",
+        session_key=use.acts_as,
+    )
+
+
+def _shift(text: str, delta: timedelta) -> str:
+    parsed = _parse(text)
+    return format_time(parsed + delta) if parsed is not None else text
 
 
 def _asdict(lineage: KeyLineage) -> dict[str, object]:

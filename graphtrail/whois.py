@@ -44,6 +44,8 @@ class WhoisReport:
     actions: list[ActionSummary] = field(default_factory=list)
     minted_keys: list[KeyLineage] = field(default_factory=list)
     event_count: int = 0
+    ip_owners: dict[str, str] = field(default_factory=dict)  # address -> "AWS EC2 us-east-1" / "outside AWS"
+    seen_with: list[tuple[str, str, int]] = field(default_factory=list)  # for an IP: (key or principal, kind, calls)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +72,18 @@ def whois(case: Case, subject: str) -> WhoisReport:
     report.user_agents = sorted(props.get("user_agents", {}))
     lineage = case.lineage()
 
-    if kind == "AccessKey":
+    if kind == "IP":
+        report.seen_with = [
+            (src, src_kind or "?", count)
+            for src, src_kind, count in case.db.execute(
+                "SELECT e.src, n.kind, e.count FROM edges e LEFT JOIN nodes n ON n.key = e.src "
+                "WHERE e.dst=? AND e.type='FROM_IP' ORDER BY e.count DESC, e.src",
+                (key,),
+            )
+        ]
+        report.event_count = int(case.scalar("SELECT count(*) FROM events WHERE source_ip=?", (key,)) or 0)
+        report.actions = _actions(case, "source_ip", key)
+    elif kind == "AccessKey":
         report.acts_as = _single(case, "SELECT dst FROM edges WHERE src=? AND type=?", (key, AUTHENTICATES))
         report.minted = lineage.get(key)
         report.chain = chain_of(key, lineage)
@@ -113,7 +126,26 @@ def whois(case: Case, subject: str) -> WhoisReport:
             key=lambda item: (item.time or "", item.access_key_id),
         )
         report.event_count = int(case.scalar("SELECT count(*) FROM events WHERE actor=?", (key,)) or 0)
+    report.ip_owners = _ip_owners(case, report.source_ips if kind != "IP" else [key])
     return report
+
+
+def _ip_owners(case: Case, addresses: list[str]) -> dict[str, str]:
+    owners = {}
+    for address in addresses:
+        row = case.db.execute("SELECT props FROM nodes WHERE key=? AND kind='IP'", (address,)).fetchone()
+        if row is None:
+            continue
+        props = orjson.loads(row[0])
+        if props.get("is_aws"):
+            owners[address] = " ".join(
+                str(part) for part in ("AWS", props.get("aws_service"), props.get("aws_region")) if part
+            )
+        elif props.get("private"):
+            owners[address] = "private address"
+        else:
+            owners[address] = "outside AWS"
+    return owners
 
 
 def _find_by_name(case: Case, subject: str) -> tuple | None:
@@ -140,7 +172,7 @@ def _origin(chain: list[KeyLineage], key: str) -> str | None:
 
 
 def _actions(case: Case, column: str, value: str) -> list[ActionSummary]:
-    assert column in ("actor", "access_key")
+    assert column in ("actor", "access_key", "source_ip")
     rows = case.db.execute(
         f"SELECT name, count(*), count(error_code), min(time), max(time) FROM events WHERE {column}=? "
         "GROUP BY name ORDER BY min(time), name",

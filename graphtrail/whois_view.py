@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from graphtrail.lineage import KeyLineage
@@ -39,7 +38,8 @@ def print_whois(console: Console, report: WhoisReport) -> None:
     console.print(_line(report.kind, report.subject))
     if report.name and report.name != report.subject:
         console.print(_line("name", report.name))
-    console.print(_line("account", report.account))
+    if report.kind != "IP":
+        console.print(_line("account", report.account))
     if report.acts_as:
         console.print(_line("acts as", report.acts_as))
     console.print(_line("first seen", report.first_seen))
@@ -49,27 +49,34 @@ def print_whois(console: Console, report: WhoisReport) -> None:
         console.print(_line("keys", ", ".join(report.keys)))
     if report.sessions:
         console.print(_line("sessions", ", ".join(report.sessions[:20])))
-    console.print(_line("source IPs", ", ".join(report.source_ips)))
-    console.print(_line("user agents", "; ".join(report.user_agents[:10])))
+    if report.kind == "IP":
+        console.print(_line("owner", report.ip_owners.get(report.subject)))
+        if report.seen_with:
+            console.print(Text("used by:", style="bold"))
+            for who, kind, count in report.seen_with:
+                console.print(Text(f"  {who} ({kind}), {count:,} calls"))
+    else:
+        ips = [f"{ip} ({report.ip_owners[ip]})" if ip in report.ip_owners else ip for ip in report.source_ips]
+        console.print(_line("source IPs", ", ".join(ips)))
+        console.print(_line("user agents", "; ".join(report.user_agents[:10])))
     if report.chain:
         console.print(Text("lineage (newest first):", style="bold"))
         for hop in report.chain:
             console.print(Text("  ") + _hop(hop))
-        console.print(_line("long-term origin", report.long_term_origin))
+        console.print(_line("origin", report.long_term_origin))
     if report.actions:
-        table = Table(title="what it did", title_justify="left")
-        for column in ("action", "calls", "failed", "first", "last", "targets"):
-            table.add_column(column, overflow="fold")
+        console.print(Text("what it did:", style="bold"))
         for action in report.actions:
-            table.add_row(
-                Text(action.name),
-                str(action.count),
-                str(action.errors),
-                action.first_seen,
-                action.last_seen,
-                Text(", ".join(action.targets)),
-            )
-        console.print(table)
+            text = Text(f"  {action.first_seen}  ")
+            text.append(action.name, style="bold")
+            text.append(f" x{action.count}")
+            if action.errors:
+                text.append(f" ({action.errors} failed)", style="red")
+            if action.last_seen != action.first_seen:
+                text.append(f", last {action.last_seen}")
+            if action.targets:
+                text.append(" -> " + ", ".join(action.targets))
+            console.print(text)
     if report.minted_keys:
         console.print(Text("what it minted:", style="bold"))
         for hop in report.minted_keys:

@@ -135,3 +135,34 @@ def test_multi_hop_chain_ends_at_the_long_term_key_and_survives_cycles() -> None
     looped = resolve_lineage([_hop("ASIALOOPA00000000000", "x", "ASIALOOPB00000000000", "t"),
                               _hop("ASIALOOPB00000000000", "y", "ASIALOOPA00000000000", "t")], [])  # fmt: skip
     assert len(chain_of("ASIALOOPA00000000000", looped)) == 2
+
+
+def _user_use(key: str, console: bool) -> KeyUse:
+    return KeyUse(
+        access_key_id=key, acts_as="arn:aws:iam::123456789012:user/alice", role_arn=None, session_name=None,
+        session_created="2024-05-01T10:00:03Z", ec2_role_delivery=None, workload=None, acts_as_kind="User",
+        console=console,
+    )  # fmt: skip
+
+
+def test_console_session_key_is_tied_to_the_users_sign_in() -> None:
+    from graphtrail.lineage import SignIn
+
+    asked = []
+
+    def find_sign_in(principal: str, before: str) -> SignIn | None:
+        asked.append((principal, before))
+        return SignIn("login-1", "2024-05-01T10:00:02Z", "198.51.100.7", "Mozilla/5.0")
+
+    hop = resolve_lineage([], [_user_use("ASIACONSOLE000000001", True)], find_sign_in)["ASIACONSOLE000000001"]
+    assert (hop.method, hop.issuer, hop.event_id, hop.source_ip) == (
+        "console-session", "arn:aws:iam::123456789012:user/alice", "login-1", "198.51.100.7"
+    )
+    assert asked == [("arn:aws:iam::123456789012:user/alice", "2024-05-01T10:00:08Z")]
+
+
+def test_users_own_session_key_without_issuing_event_is_the_users() -> None:
+    hop = resolve_lineage([], [_user_use("ASIAUSERSESSION00001", False)])["ASIAUSERSESSION00001"]
+    assert (hop.method, hop.issuer, hop.via, hop.issuer_key) == (
+        "user-session", "arn:aws:iam::123456789012:user/alice", "GetSessionToken", None
+    )

@@ -122,7 +122,6 @@ class Principal:
     invoked_by: str | None = None
     in_scope_of: str | None = None  # inScopeOf.credentialsIssuedTo (the Lambda function etc.)
     provider: str | None = None  # SAML / OIDC / Identity Center
-    console_session: bool = False  # sessionCredentialFromConsole
 
     @property
     def is_session(self) -> bool:
@@ -187,6 +186,7 @@ class Event:
     vpc_endpoint_id: str | None
     version: str | None
     resources: tuple[ResourceRef, ...] = ()
+    console_session: bool = False  # sessionCredentialFromConsole: the key is a console sign-in's
     issued: IssuedCredential | None = None
     request: Fields = field(default_factory=lambda: Fields(None))
     response: Fields = field(default_factory=lambda: Fields(None))

@@ -98,7 +98,6 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
         "source_identity": _text(context, "sourceIdentity"),
         "ec2_role_delivery": _text(context, "ec2RoleDelivery"),
         "in_scope_of": _text(_block(identity, "inScopeOf"), "credentialsIssuedTo"),
-        "console_session": _flag(identity.get("sessionCredentialFromConsole")) is True,
     }
 
     if identity_type is None:

@@ -79,6 +79,9 @@ def normalize_record(data: dict[str, Any]) -> Event:
     request = Fields(data.get("requestParameters"))
     response = Fields(data.get("responseElements"))
     error_code = _text(data, "errorCode")
+    if error_code is None and name in _SIGN_IN_RESULTS and response.get(name) == "Failure":
+        # Failed sign-ins carry no errorCode, only responseElements.{ConsoleLogin|CheckMfa}: "Failure".
+        error_code = _text(data, "errorMessage") or "Failure"
     return Event(
         event_id=event_id,
         time=time,
@@ -103,6 +106,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
         vpc_endpoint_id=_text(data, "vpcEndpointId"),
         version=_text(data, "eventVersion"),
         resources=_resources(data.get("resources")),
+        console_session=_flag(data.get("sessionCredentialFromConsole")) is True,
         issued=_issued_credential(name, error_code, request, response, access_key, principal.key, principal.kind),
         request=request,
         response=response,
@@ -112,6 +116,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
 
 
 _NOTHING: dict[str, Any] = {}
+_SIGN_IN_RESULTS = frozenset({"ConsoleLogin", "CheckMfa"})
 _INSIGHTS = Principal(kind="Service", key="cloudtrail.amazonaws.com", identity_type="Insight")
 
 

@@ -38,6 +38,7 @@ _LINE: Final = 2  # one line of a JSON-lines file
 _STREAM: Final = 3  # one of several JSON values written one after another
 _BARE_SHAPE: Final = {_DOCUMENT: "single", _ELEMENT: "array", _LINE: "jsonl", _STREAM: "jsonl"}
 _MAX_WRAPPER_DEPTH: Final = 4
+_MAX_BROKEN_IN_A_ROW: Final = 50  # salvage gives up after this many broken values in a row (bounds hostile input)
 
 # Top-level keys that only a CloudTrail record has (CloudTrail Lake's `SELECT *` lower-cases them).
 _RECORD_KEYS: Final = frozenset(
@@ -342,6 +343,7 @@ class _FileReader:
         position = _SPACE_TEXT.match(text, 0).end()  # type: ignore[union-attr]
         line = 1
         counted = 0
+        broken = 0
         while position < size:
             line += text.count("\n", counted, position)
             counted = position
@@ -352,11 +354,15 @@ class _FileReader:
                 if resync is None and cut is not None:
                     yield self._cut_reject(cut, f"the value starting at line {line} is incomplete", line)
                     return
-                yield self._reject("malformed-json", f"value at line {line}: {_stdlib_where(exc)}", line)
-                if resync is None:
+                broken += 1
+                detail = f"value at line {line}: {_stdlib_where(exc)}"
+                if resync is None or broken >= _MAX_BROKEN_IN_A_ROW:
+                    yield self._reject("malformed-json", f"{detail}; the rest is lost", line)
                     return
+                yield self._reject("malformed-json", detail, line)
                 position = resync.end() if resync.group().startswith("\n") else resync.start() + 1
                 continue
+            broken = 0
             if repair:
                 value = _repair_surrogates(value)
                 yield from self._repair_notice("lone UTF-16 surrogate escapes were replaced with U+FFFD")
@@ -407,6 +413,7 @@ class _FileReader:
         resync_pattern: re.Pattern[str] | None = None
         line = 1
         counted = 0
+        broken = 0
         while True:
             position = _SPACE_TEXT.match(text, position).end()  # type: ignore[union-attr]
             line += text.count("\n", counted, position)
@@ -425,12 +432,14 @@ class _FileReader:
             except (ValueError, RecursionError) as exc:
                 resync = resync_pattern.search(text, start + 1) if resync_pattern is not None else None
                 detail = f"record at line {line}: {_stdlib_where(exc)}"
-                if resync is None:
+                broken += 1
+                if resync is None or broken >= _MAX_BROKEN_IN_A_ROW:
                     out.append(self._reject(reason, f"{detail}; the rest is lost", line))
                     return
                 out.append(self._reject("malformed-json", detail, line))
                 position = resync.end()
                 continue
+            broken = 0
             if repair:
                 value = _repair_surrogates(value)
             if end - start > limit:

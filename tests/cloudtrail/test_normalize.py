@@ -104,3 +104,17 @@ def test_data_event_category_from_management_flag() -> None:
     record.pop("eventCategory", None)
     record["managementEvent"] = False
     assert normalize_record(record).category == "Data"
+
+
+def test_failed_console_login_counts_as_a_failed_call() -> None:
+    docs = load_records(AWSDOCS / "cloudtrail-user-guide_examples.jsonl")
+    failed = find(docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure")
+    succeeded = find(docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Success")
+    assert normalize_record(failed).error_code == "Failed authentication"
+    assert normalize_record(succeeded).error_code is None
+
+
+def test_console_session_flag_is_read_from_the_top_level() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    record["sessionCredentialFromConsole"] = "true"
+    assert normalize_record(record).console_session is True
