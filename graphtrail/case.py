@@ -7,7 +7,6 @@ file is never half-updated.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ CREATE TABLE IF NOT EXISTS files (
     run_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
     time TEXT NOT NULL,
     name TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -58,12 +57,9 @@ CREATE TABLE IF NOT EXISTS events (
     target TEXT,
     file_id INTEGER,
     raw BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_time ON events (time);
-CREATE INDEX IF NOT EXISTS events_actor ON events (actor, time);
-CREATE INDEX IF NOT EXISTS events_key ON events (access_key, time);
+);
 CREATE TABLE IF NOT EXISTS insights (
-    event_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
     time TEXT NOT NULL,
     name TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -71,7 +67,7 @@ CREATE TABLE IF NOT EXISTS insights (
     region TEXT,
     file_id INTEGER,
     raw BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS issuances (
     event_id TEXT PRIMARY KEY,
     time TEXT NOT NULL,
@@ -168,9 +164,6 @@ class EventRow:
     def record(self) -> dict[str, Any]:
         return orjson.loads(unpack_record(self.raw))
 
-    def _replace_file(self, file_id: int) -> EventRow:
-        return dataclasses.replace(self, file_id=file_id)
-
 
 # Records are compressed one by one (so any event can be read alone) with a dictionary of CloudTrail's
 # recurring keys and values, shipped with the package; a case names the dictionary it was written with.
@@ -185,7 +178,7 @@ def _record_dictionary() -> zstandard.ZstdCompressionDict:
 
 @cache
 def _compressor() -> zstandard.ZstdCompressor:
-    return zstandard.ZstdCompressor(level=3, dict_data=_record_dictionary())
+    return zstandard.ZstdCompressor(level=1, dict_data=_record_dictionary())
 
 
 @cache
@@ -200,6 +193,14 @@ def pack_record(record_json: bytes) -> bytes:
 def unpack_record(packed: bytes) -> bytes:
     return _decompressor().decompress(packed)
 
+
+# Built after the bulk of a first ingest rather than updated row by row during it (see ensure_indexes).
+_EVENT_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE INDEX IF NOT EXISTS events_actor ON events (actor, time);
+CREATE INDEX IF NOT EXISTS events_key ON events (access_key, time);
+CREATE INDEX IF NOT EXISTS events_ip ON events (source_ip);
+"""
 
 _SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in
 
@@ -222,7 +223,7 @@ class Case:
             self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA cache_size=-65536")
+            self.db.execute("PRAGMA cache_size=-131072")  # 128 MiB, whatever the case's size
             self._check_schema(create)
         except sqlite3.DatabaseError as exc:
             raise CaseError(f"{self.path} is not a graphtrail case ({exc})") from None
@@ -328,17 +329,16 @@ class Case:
             )
         return found
 
-    def add_events(self, rows: Iterable[EventRow]) -> None:
+    def add_events(self, rows: Iterable[tuple[Any, ...]], file_id: int) -> None:
+        """Rows are EventRow's fields in order, without file_id (the file is known only when it is stored)."""
         self.db.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                (
-                    r.event_id, r.time, r.name, r.source, r.region, r.account, r.actor, r.actor_kind, r.access_key,
-                    r.source_ip, r.user_agent, r.error_code, r.category, r.shared_event_id, r.target, r.file_id, r.raw,
-                )
-                for r in rows
-            ),
-        )  # fmt: skip
+            ((*row[:15], file_id, row[16]) for row in rows),
+        )
+
+    def ensure_indexes(self) -> None:
+        for statement in _EVENT_INDEXES.strip().splitlines():
+            self.db.execute(statement)
 
     def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows of (event_id, time, name, source, account, region, raw, file_id)."""

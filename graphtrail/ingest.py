@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from graphtrail.accumulate import EdgeState, GraphAccumulator
-from graphtrail.case import Case, EventRow, pack_record
+from graphtrail.case import Case, pack_record
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
@@ -141,14 +141,14 @@ class FileResult:
     skipped: Counter[str] = field(default_factory=Counter)
     notices: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
-    rows: list[EventRow] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # EventRow fields, file_id left None
     insights: list[tuple[str, str, str, str, str | None, str | None, bytes]] = field(default_factory=list)
     issuances: list[Issuance] = field(default_factory=list)
     graph: GraphAccumulator | None = None
 
     @property
     def event_ids(self) -> list[str]:
-        return [row.event_id for row in self.rows] + [row[0] for row in self.insights]
+        return [row[0] for row in self.rows] + [row[0] for row in self.insights]
 
 
 def read_log_file(
@@ -202,7 +202,7 @@ def read_log_file(
                 result.issuances.append(issuance)
             principal = event.principal
             result.rows.append(
-                EventRow(
+                (
                     event.event_id, event.when, event.name, event.source, event.region, event.account,
                     principal.key, principal.kind, event.access_key_id, event.source_ip or event.source_service,
                     event.user_agent, event.error_code, event.category, event.shared_event_id, effect.target.key,
@@ -274,7 +274,7 @@ class _Run:
             # without them. Rare, so it runs here rather than in a worker.
             result = read_log_file(log_file, limits, exclude=existing)
         file_id = self.case.add_file(log_file.source, result.sha256, result.size, self.run_id)
-        self.case.add_events(row._replace_file(file_id) for row in result.rows)
+        self.case.add_events(result.rows, file_id)
         if result.insights:
             self.case.add_insights((*row, file_id) for row in result.insights)
         if result.issuances:
@@ -309,6 +309,7 @@ class _Run:
         """Write the graph with the events it summarises, in one transaction."""
         derived: list[EdgeState] = []
         if final:
+            self.case.ensure_indexes()
             renames = self.acc.canonicalize_iam_paths()
             if renames:
                 self.case.rename_targets(renames)

@@ -156,7 +156,10 @@ def test_console_session_key_is_tied_to_the_users_sign_in() -> None:
 
     hop = resolve_lineage([], [_user_use("ASIACONSOLE000000001", True)], find_sign_in)["ASIACONSOLE000000001"]
     assert (hop.method, hop.issuer, hop.event_id, hop.source_ip) == (
-        "console-session", "arn:aws:iam::123456789012:user/alice", "login-1", "198.51.100.7"
+        "console-session",
+        "arn:aws:iam::123456789012:user/alice",
+        "login-1",
+        "198.51.100.7",
     )
     assert asked == [("arn:aws:iam::123456789012:user/alice", "2024-05-01T10:00:08Z")]
 
@@ -164,5 +167,8 @@ def test_console_session_key_is_tied_to_the_users_sign_in() -> None:
 def test_users_own_session_key_without_issuing_event_is_the_users() -> None:
     hop = resolve_lineage([], [_user_use("ASIAUSERSESSION00001", False)])["ASIAUSERSESSION00001"]
     assert (hop.method, hop.issuer, hop.via, hop.issuer_key) == (
-        "user-session", "arn:aws:iam::123456789012:user/alice", "GetSessionToken", None
+        "user-session",
+        "arn:aws:iam::123456789012:user/alice",
+        "GetSessionToken",
+        None,
     )

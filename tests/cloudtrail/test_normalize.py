@@ -108,8 +108,12 @@ def test_data_event_category_from_management_flag() -> None:
 
 def test_failed_console_login_counts_as_a_failed_call() -> None:
     docs = load_records(AWSDOCS / "cloudtrail-user-guide_examples.jsonl")
-    failed = find(docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure")
-    succeeded = find(docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Success")
+    failed = find(
+        docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Failure"
+    )
+    succeeded = find(
+        docs, lambda r: r["eventName"] == "ConsoleLogin" and r["responseElements"]["ConsoleLogin"] == "Success"
+    )
     assert normalize_record(failed).error_code == "Failed authentication"
     assert normalize_record(succeeded).error_code is None
 

@@ -359,8 +359,10 @@ def test_lone_surrogate_escapes_are_replaced_not_fatal() -> None:
     items = read(text)
     assert tally(items) == {"record:records": 1, "notice:not-utf8-repaired": 1}
     assert records(items)[0].data["userAgent"] == "ag\ufffdent"
-    line_items = read(dumps(real_record()) + b"\n" + text.replace(b'{"Records": [', b"")[:-2] + b"\n")
+    bad_line = dumps(record).replace(b'"agent"', b'"ag\\udc00ent"')
+    line_items = read(dumps(real_record()) + b"\n" + bad_line + b"\n")
     assert tally(line_items) == {"record:jsonl": 2, "notice:not-utf8-repaired": 1}
+    assert records(line_items)[1].data["userAgent"] == "ag\ufffdent"
 
 
 # --- bad input --------------------------------------------------------------------------------------------------
