@@ -249,7 +249,7 @@ class _Run:
         self.last_checkpoint = clock.monotonic()
 
     def problem(self, problem: Problem) -> None:
-        log.warning("rejected %s", problem)
+        log.info("rejected %s", problem)
         if len(self.summary.problems) < MAX_PROBLEM_LINES:
             self.summary.problems.append(str(problem))
         self.case.add_reject(

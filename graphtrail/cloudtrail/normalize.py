@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -73,7 +74,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
             raise RecordRejected("missing-userIdentity", "the record has no userIdentity")
         principal = _principal(identity, region)
 
-    event_id = _text(data, "eventID") or _synthetic_id(data)
+    event_id = _event_id(data)
     ips, service = _source_ip(_text(data, "sourceIPAddress"))
     access_key = _text(identity, "accessKeyId")
     request = Fields(data.get("requestParameters"))
@@ -310,11 +311,28 @@ def _flag(value: Any) -> bool | None:
     return None
 
 
-def _synthetic_id(data: dict[str, Any]) -> str:
-    """A stable id for records exported without eventID, so re-ingesting them still deduplicates."""
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _event_id(data: dict[str, Any]) -> str:
+    """The key events are deduplicated on.
+
+    CloudTrail's eventID is a GUID, and two records with the same GUID are the same event delivered twice.
+    Hand-made or sanitized logs reuse ids ("1", "EXAMPLE…") for different events; keyed by id alone those
+    would vanish as duplicates, so such ids get the record's content hash appended (still stable, so
+    re-ingesting them still deduplicates).
+    """
+    given = _text(data, "eventID")
+    if given is not None and _GUID.match(given):
+        return given
+    return _synthetic_id(data, given)
+
+
+def _synthetic_id(data: dict[str, Any], given: str | None = None) -> str:
+    """A stable id from the record's content, for records without a usable eventID."""
     try:
         canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         canonical = repr(sorted(data.items(), key=lambda item: str(item[0]))).encode()
     digest = hashlib.sha256(canonical).hexdigest()
-    return f"gt-{digest[:32]}"
+    return f"{given[:100]}~{digest[:16]}" if given else f"gt-{digest[:32]}"

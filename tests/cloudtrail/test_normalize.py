@@ -122,3 +122,22 @@ def test_console_session_flag_is_read_from_the_top_level() -> None:
     record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
     record["sessionCredentialFromConsole"] = "true"
     assert normalize_record(record).console_session is True
+
+
+def test_reused_non_guid_event_ids_do_not_swallow_distinct_events() -> None:
+    from tests.conftest import DATA
+
+    scenario = load_records(
+        DATA / "panther-analysis" / "test_scenarios_records" / "compromised-root-creds__attacker_cloudtrail.json"
+    )
+    assert {record["eventID"] for record in scenario} == {"1"}  # hand-written: every event says "1"
+    ids = {normalize_record(copy.deepcopy(record)).event_id for record in scenario}
+    assert len(ids) == len(scenario)
+    assert all(event_id.startswith("1~") for event_id in ids)
+    again = {normalize_record(copy.deepcopy(record)).event_id for record in scenario}
+    assert again == ids  # stable, so re-ingesting still deduplicates
+
+
+def test_guid_event_ids_are_kept_as_they_are() -> None:
+    record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
+    assert normalize_record(copy.deepcopy(record)).event_id == record["eventID"]
