@@ -58,6 +58,15 @@ def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_
         _keep_first(into, value, when, cap)
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """When, and how many times, something was seen: one event, or a group of alike events."""
+
+    first: str
+    last: str
+    count: int = 1
+
+
 @dataclass(slots=True)
 class NodeState:
     key: str
@@ -222,7 +231,9 @@ class GraphAccumulator:
                 mine_edge.merge(edge)
 
     # -- nodes and edges -------------------------------------------------------------------------
-    def node(self, key: str, kind: str, when: str, account: str | None = None, name: str | None = None) -> NodeState:
+    def node(
+        self, key: str, kind: str, when: str | Span, account: str | None = None, name: str | None = None
+    ) -> NodeState:
         state = self.nodes.get(key)
         if state is None:
             state = self.nodes[key] = NodeState(key=key, kind=kind, account=account, name=name)
@@ -232,46 +243,63 @@ class GraphAccumulator:
             state.account = account
         if name and not state.name:
             state.name = name
-        state.seen(when)
+        if isinstance(when, Span):
+            state.seen(when.first)
+            state.seen(when.last)
+        else:
+            state.seen(when)
         return state
 
-    def edge(self, src: str, type_: str, dst: str, when: str) -> EdgeState:
+    def edge(self, src: str, type_: str, dst: str, when: str | Span) -> EdgeState:
         key = (src, type_, dst)
         state = self.edges.get(key)
         if state is None:
             state = self.edges[key] = EdgeState(src=src, type=type_, dst=dst)
-        state.seen(when)
+        if isinstance(when, Span):
+            state.seen(when.first)
+            state.seen(when.last)
+        else:
+            state.seen(when)
         return state
 
-    def _structural(self, src: str, type_: str, dst: str, when: str) -> None:
-        self.edge(src, type_, dst, when).count += 1
+    def _structural(self, src: str, type_: str, dst: str, span: Span) -> None:
+        self.edge(src, type_, dst, span).count += span.count
 
-    def _in_account(self, key: str, account: str | None, when: str) -> None:
+    def _in_account(self, key: str, account: str | None, span: Span) -> None:
         if account and (arns.is_account_id(account) or account == "anonymous") and key != account:
-            self.node(account, "Account", when, account=account, name=account)
-            self._structural(key, IN_ACCOUNT, account, when)
+            self.node(account, "Account", span, account=account, name=account)
+            self._structural(key, IN_ACCOUNT, account, span)
 
-    def _ref(self, ref: NodeRef, when: str) -> NodeState:
-        state = self.node(ref.key, ref.kind, when, account=ref.account, name=ref.name)
+    def _ref(self, ref: NodeRef, span: Span) -> NodeState:
+        state = self.node(ref.key, ref.kind, span, account=ref.account, name=ref.name)
         if ref.resource_type and "type" not in state.props:
             state.props["type"] = ref.resource_type
         for name, value in ref.props.items():
             if value is not None and name not in state.props:
                 state.props[name] = value
-        self._in_account(ref.key, ref.account, when)
+        self._in_account(ref.key, ref.account, span)
         return state
 
     # -- events ----------------------------------------------------------------------------------
-    def add_event(self, event: Event, effect: ActionEffect) -> None:
-        when = event.when
+    def add_event(
+        self,
+        event: Event,
+        effect: ActionEffect,
+        span: Span | None = None,
+        samples: Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """Add one event, or `span.count` events alike in all but id and time (see `EventGroups`)."""
+        if span is None:
+            span = Span(event.when, event.when)
+        first = span.first
         principal = event.principal
-        actor = self._principal(principal, when)
+        actor = self._principal(principal, span)
         key = event.access_key_id
         if key:
-            self._access_key(key, principal, event, when)
+            self._access_key(key, principal, event, span)
 
         for address in event.source_ips:
-            ip = self.node(address, "IP", when, name=address)
+            ip = self.node(address, "IP", span, name=address)
             if "is_aws" not in ip.props:
                 match = self._ip_ranges.lookup(address)
                 ip.props["is_aws"] = match is not None
@@ -280,46 +308,50 @@ class GraphAccumulator:
                     ip.props["aws_region"] = match.region
                 elif ipaddress.ip_address(address).is_private:
                     ip.props["private"] = True  # a VPC, VPN or NAT address: neither AWS's nor the internet's
-            self._structural(actor.key, FROM_IP, address, when)
+            self._structural(actor.key, FROM_IP, address, span)
             if key:
-                self._structural(key, FROM_IP, address, when)
+                self._structural(key, FROM_IP, address, span)
 
-        target = self._ref(effect.target, when)
-        edge = self.edge(actor.key, event.name, target.key, when)
-        edge.count += 1
+        target = self._ref(effect.target, span)
+        edge = self.edge(actor.key, event.name, target.key, span)
+        edge.count += span.count
         if event.error_code:
-            edge.error_count += 1
-            edge.errors[event.error_code] = edge.errors.get(event.error_code, 0) + 1
+            edge.error_count += span.count
+            edge.errors[event.error_code] = edge.errors.get(event.error_code, 0) + span.count
         elif effect.traversable:
             edge.traversable = True
         for address in event.source_ips:
-            _keep_first(edge.source_ips, address, when)
+            _keep_first(edge.source_ips, address, first)
         if event.source_service and not event.source_ips:
-            _keep_first(edge.source_ips, event.source_service, when)
+            _keep_first(edge.source_ips, event.source_service, first)
         if event.user_agent:
-            _keep_first(edge.user_agents, event.user_agent, when)
+            _keep_first(edge.user_agents, event.user_agent, first)
         if event.region:
-            _keep_first(edge.regions, event.region, when)
+            _keep_first(edge.regions, event.region, first)
         if key:
-            _keep_first(edge.access_keys, key, when)
-        edge.sample(when, event.event_id)
+            _keep_first(edge.access_keys, key, first)
+        if samples is None:
+            edge.sample(event.when, event.event_id)
+        else:
+            for when, event_id in samples:
+                edge.sample(when, event_id)
         if effect.facts:
-            edge.add_facts(effect.facts, when)
+            edge.add_facts(effect.facts, first)
 
         for ref in effect.nodes:
-            self._ref(ref, when)
+            self._ref(ref, span)
         for link in effect.structural:
             if link.type == MINTED:
                 continue  # MINTED comes from credential lineage over the whole case, which sees every copy
             if link.src in self.nodes and link.dst in self.nodes:
-                self._structural(link.src, link.type, link.dst, when)
+                self._structural(link.src, link.type, link.dst, span)
 
         issued = event.issued
         if issued is not None and issued.access_key_id:
-            self._issued_key(event, when)
+            self._issued_key(event, span)
 
-    def _principal(self, principal: Principal, when: str) -> NodeState:
-        state = self.node(principal.key, principal.kind, when, account=principal.account, name=principal.name)
+    def _principal(self, principal: Principal, span: Span) -> NodeState:
+        state = self.node(principal.key, principal.kind, span, account=principal.account, name=principal.name)
         props = state.props
         if principal.kind == "Session":
             if principal.issuer_arn:
@@ -327,12 +359,12 @@ class GraphAccumulator:
                 role = self.node(
                     principal.issuer_arn,
                     "Role",
-                    when,
+                    span,
                     account=_account_of(principal.issuer_arn),
                     name=_name_of(principal.issuer_arn),
                 )
-                self._in_account(role.key, role.account, when)
-                self._structural(principal.key, SESSION_OF, principal.issuer_arn, when)
+                self._in_account(role.key, role.account, span)
+                self._structural(principal.key, SESSION_OF, principal.issuer_arn, span)
             _set_once(props, "session_name", principal.session_name)
             _set_once(props, "source_identity", principal.source_identity)
             if principal.ec2_role_delivery:
@@ -346,21 +378,21 @@ class GraphAccumulator:
             self.node(
                 principal.issuer_arn,
                 issuer_kind,
-                when,
+                span,
                 account=_account_of(principal.issuer_arn),
                 name=_name_of(principal.issuer_arn),
             )
-            self._structural(principal.key, SESSION_OF, principal.issuer_arn, when)
+            self._structural(principal.key, SESSION_OF, principal.issuer_arn, span)
         elif principal.kind == "ExternalIdentity":
             _set_once(props, "provider", principal.provider)
         _set_once(props, "identity_type", principal.identity_type)
-        self._in_account(principal.key, principal.account, when)
+        self._in_account(principal.key, principal.account, span)
         return state
 
-    def _access_key(self, key: str, principal: Principal, event: Event, when: str) -> None:
+    def _access_key(self, key: str, principal: Principal, event: Event, span: Span) -> None:
         temporary = arns.is_temporary_key(key)
         account = principal.account if principal.kind != "Account" else None
-        state = self.node(key, "AccessKey", when, account=account or arns.account_of_access_key(key), name=key)
+        state = self.node(key, "AccessKey", span, account=account or arns.account_of_access_key(key), name=key)
         props = state.props
         props["temporary"] = temporary
         if principal.kind != "Account":
@@ -375,21 +407,21 @@ class GraphAccumulator:
                 _set_once(props, "workload", principal.in_scope_of)
             if event.console_session:
                 props["console"] = True
-            self._structural(key, AUTHENTICATES, principal.key, when)
+            self._structural(key, AUTHENTICATES, principal.key, span)
         if event.user_agent:
-            _keep_first(props.setdefault("user_agents", {}), event.user_agent, when)
+            _keep_first(props.setdefault("user_agents", {}), event.user_agent, span.first)
         for address in event.source_ips:
-            _keep_first(props.setdefault("source_ips", {}), address, when)
+            _keep_first(props.setdefault("source_ips", {}), address, span.first)
 
-    def _issued_key(self, event: Event, when: str) -> None:
+    def _issued_key(self, event: Event, span: Span) -> None:
         issued = event.issued
         assert issued is not None and issued.access_key_id
-        key = self.node(issued.access_key_id, "AccessKey", when, name=issued.access_key_id)
+        key = self.node(issued.access_key_id, "AccessKey", span, name=issued.access_key_id)
         key.props["temporary"] = True
         if issued.session_key:
             _set_once(key.props, "owner", issued.session_key)
             kind = issued.session_kind or "Session"
-            session = self.node(issued.session_key, kind, when, account=_account_of(issued.session_key))
+            session = self.node(issued.session_key, kind, span, account=_account_of(issued.session_key))
             if kind == "Session":
                 names = arns.role_name_of_session(issued.session_key)
                 if names:
@@ -399,14 +431,14 @@ class GraphAccumulator:
                     role = self.node(
                         issued.role_arn,
                         "Role",
-                        when,
+                        span,
                         account=_account_of(issued.role_arn),
                         name=_name_of(issued.role_arn),
                     )
-                    self._in_account(role.key, role.account, when)
-                    self._structural(issued.session_key, SESSION_OF, issued.role_arn, when)
-            self._in_account(session.key, session.account, when)
-            self._structural(issued.access_key_id, AUTHENTICATES, issued.session_key, when)
+                    self._in_account(role.key, role.account, span)
+                    self._structural(issued.session_key, SESSION_OF, issued.role_arn, span)
+            self._in_account(session.key, session.account, span)
+            self._structural(issued.access_key_id, AUTHENTICATES, issued.session_key, span)
         key.account = key.account or _account_of(issued.session_key) or event.account
 
     # -- canonical keys --------------------------------------------------------------------------
@@ -476,6 +508,67 @@ class GraphAccumulator:
             self.nodes[node.key] = node
         for edge in edges:
             self.edges[(edge.src, edge.type, edge.dst)] = edge
+
+
+class EventGroups:
+    """Events that differ only in id and time, collected so the graph is updated once per group.
+
+    Most of a trail is the same caller making the same call to the same target from the same place again
+    and again (Describe*, Decrypt, GetObject). Adding such a group at once gives exactly the graph that
+    adding its events one by one would; events that carry facts, name extra nodes or edges, issue a key or
+    say they came from the console are added one by one.
+    """
+
+    def __init__(self, graph: GraphAccumulator) -> None:
+        self.graph = graph
+        self._groups: dict[tuple[Any, ...], _Group] = {}
+
+    def add(self, event: Event, effect: ActionEffect) -> None:
+        target = effect.target
+        if (
+            effect.facts
+            or effect.nodes
+            or effect.structural
+            or event.issued is not None
+            or event.console_session
+            or target.props
+        ):
+            self.graph.add_event(event, effect)
+            return
+        key = (
+            id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
+            event.user_agent, event.region, event.error_code, effect.traversable,
+            target.key, target.kind, target.account, target.name, target.resource_type,
+        )  # fmt: skip
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = _Group(event, effect)
+        else:
+            group.add(event)
+
+    def flush(self) -> None:
+        for group in self._groups.values():
+            span = Span(
+                group.sample.first_seen or group.event.when, group.sample.last_seen or group.event.when, group.count
+            )
+            self.graph.add_event(group.event, group.effect, span, [*group.sample.early, *group.sample.late])
+        self._groups.clear()
+
+
+class _Group:
+    __slots__ = ("count", "effect", "event", "sample")
+
+    def __init__(self, event: Event, effect: ActionEffect) -> None:
+        self.event = event  # keeps the principal alive, so its id() in the group key stays unique
+        self.effect = effect
+        self.count = 0
+        self.sample = EdgeState(src="", type="", dst="")
+        self.add(event)
+
+    def add(self, event: Event) -> None:
+        self.count += 1
+        self.sample.seen(event.when)
+        self.sample.sample(event.when, event.event_id)
 
 
 def _set_once(props: dict[str, Any], name: str, value: Any) -> None:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from graphtrail.accumulate import EdgeState, GraphAccumulator
+from graphtrail.accumulate import EdgeState, EventGroups, GraphAccumulator
 from graphtrail.case import Case, pack_record
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
@@ -173,6 +173,7 @@ def read_log_file(
         result.status = "known"
         return result
     graph = result.graph = GraphAccumulator()
+    groups = EventGroups(graph)
     seen: set[str] = set()
     for item in read_records(log_file.source, data, limits):
         if isinstance(item, RawRecord):
@@ -196,7 +197,7 @@ def read_log_file(
                                         event.region, raw))  # fmt: skip
                 continue
             effect = resolve_action(event)
-            graph.add_event(event, effect)
+            groups.add(event, effect)
             issuance = Issuance.from_event(event)
             if issuance is not None:
                 result.issuances.append(issuance)
@@ -225,6 +226,7 @@ def read_log_file(
         elif isinstance(item, Notice):
             result.notices[item.reason] += 1
             log.info("%s: %s %s", item.source, item.reason, item.detail)
+    groups.flush()
     return result
 
 

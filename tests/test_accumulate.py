@@ -60,3 +60,17 @@ def test_same_name_in_two_accounts_is_not_merged() -> None:
     graph.node("arn:aws:iam::111111111111:role/deploy", "Role", "2024-01-01T00:00:00Z")
     graph.node("arn:aws:iam::222222222222:role/ci/deploy", "Role", "2024-01-01T00:00:00Z")
     assert graph.canonicalize_iam_paths() == {}
+
+
+def test_grouped_events_give_the_same_graph_as_one_by_one() -> None:
+    from graphtrail.accumulate import EventGroups
+
+    records = invictus_records()
+    one_by_one = _accumulate(records)
+    grouped = GraphAccumulator()
+    groups = EventGroups(grouped)
+    for record in records:
+        event = normalize_record(copy.deepcopy(record))
+        groups.add(event, resolve_action(event))
+    groups.flush()
+    assert _snapshot(grouped) == _snapshot(one_by_one)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 _MISSING = object()
+_NO_DATA: dict[str, Any] = {}
 
 
 class Fields(Mapping[str, Any]):
@@ -21,9 +22,12 @@ class Fields(Mapping[str, Any]):
     __slots__ = ("_data", "_folded")
 
     def __init__(self, data: Mapping[str, Any] | None) -> None:
-        if isinstance(data, Fields):
-            data = data._data
-        self._data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if type(data) is not dict:  # parsed JSON is always a dict: skip the slow ABC check for it
+            if isinstance(data, Fields):
+                data = data._data
+            elif not isinstance(data, Mapping):
+                data = _NO_DATA
+        self._data: Mapping[str, Any] = data  # type: ignore[assignment]
         self._folded: dict[str, str] | None = None
 
     def _real_key(self, key: str) -> Any:

@@ -62,7 +62,7 @@ def _text(block: Mapping[str, Any], key: str) -> str | None:
 
 def _block(block: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = block.get(key)
-    return value if isinstance(value, Mapping) else _NOTHING
+    return value if type(value) is dict else _NOTHING
 
 
 _NOTHING: Mapping[str, Any] = {}

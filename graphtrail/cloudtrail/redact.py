@@ -6,6 +6,7 @@ prints or exports them, so they are cut at the door.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -49,16 +50,19 @@ def redact_secrets(value: Any) -> Any:
 
 # Where CloudTrail puts what a call sent and got back; secrets live only there.
 _PAYLOAD_KEYS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
+# A secret key as it appears in lower-cased JSON; searching the serialized block is cheaper than walking it.
+_SECRET_KEY_JSON = re.compile(b'"(?:' + b"|".join(re.escape(key.encode()) for key in sorted(_SECRET_KEYS)) + b')"')
 
 
 def redacted_json(record: dict[str, Any]) -> bytes:
     """The record as JSON bytes with secrets replaced (the record is redacted in place).
 
-    Only the payload blocks are walked: that is where secrets appear, and walking the whole record for
-    every event would cost more than parsing it.
+    Only the payload blocks can hold secrets; each is walked only when its JSON names a secret key.
     """
     for key in _PAYLOAD_KEYS:
         block = record.get(key)
-        if block:
-            redact_secrets(block)
+        if block and isinstance(block, (dict, list)):
+            blob = orjson.dumps(block, option=orjson.OPT_NON_STR_KEYS)
+            if _SECRET_KEY_JSON.search(blob.lower()) is not None:
+                redact_secrets(block)
     return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
