@@ -33,8 +33,10 @@ start = time.perf_counter()
 summary = ingest_paths([sys.argv[1]], sys.argv[2])
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps({"events": summary.events_ingested, "read": summary.records_read, "seconds": seconds,
-                  "peak_rss": peak, "balanced": summary.balanced}))
+                  "peak_rss": peak, "worker_peak_rss": workers, "workers": summary.workers,
+                  "balanced": summary.balanced}))
 """
 
 LOAD = """
@@ -104,7 +106,8 @@ def report(label: str, figures: dict) -> None:
     print(
         f"ingest into a case    : {ingest['seconds']:8.1f} s  {rate:12,.0f} events/s"
         f"  = {rate / base_rate:.0%} of baseline"
-        f"  (peak RSS {ingest['peak_rss'] / 2**20:,.0f} MiB, balanced={ingest['balanced']})"
+        f"  ({ingest['workers']} workers; peak RSS main {ingest['peak_rss'] / 2**20:,.0f} MiB,"
+        f" largest worker {ingest['worker_peak_rss'] / 2**20:,.0f} MiB; balanced={ingest['balanced']})"
     )
     print(
         f"load graph from case  : {load['seconds']:8.2f} s  ({load['nodes']:,} nodes, {load['edges']:,} edges)"

@@ -356,15 +356,7 @@ class GraphAccumulator:
         if principal.kind == "Session":
             if principal.issuer_arn:
                 props.setdefault("role", principal.issuer_arn)
-                role = self.node(
-                    principal.issuer_arn,
-                    "Role",
-                    span,
-                    account=_account_of(principal.issuer_arn),
-                    name=_name_of(principal.issuer_arn),
-                )
-                self._in_account(role.key, role.account, span)
-                self._structural(principal.key, SESSION_OF, principal.issuer_arn, span)
+                self._session_of_role(principal.key, principal.issuer_arn, span)
             _set_once(props, "session_name", principal.session_name)
             _set_once(props, "source_identity", principal.source_identity)
             if principal.ec2_role_delivery:
@@ -388,6 +380,11 @@ class GraphAccumulator:
         _set_once(props, "identity_type", principal.identity_type)
         self._in_account(principal.key, principal.account, span)
         return state
+
+    def _session_of_role(self, session: str, role_arn: str, span: Span) -> None:
+        role = self.node(role_arn, "Role", span, account=_account_of(role_arn), name=_name_of(role_arn))
+        self._in_account(role.key, role.account, span)
+        self._structural(session, SESSION_OF, role_arn, span)
 
     def _access_key(self, key: str, principal: Principal, event: Event, span: Span) -> None:
         temporary = arns.is_temporary_key(key)
@@ -428,15 +425,7 @@ class GraphAccumulator:
                     _set_once(session.props, "session_name", names[1])
                 if issued.role_arn:
                     _set_once(session.props, "role", issued.role_arn)
-                    role = self.node(
-                        issued.role_arn,
-                        "Role",
-                        span,
-                        account=_account_of(issued.role_arn),
-                        name=_name_of(issued.role_arn),
-                    )
-                    self._in_account(role.key, role.account, span)
-                    self._structural(issued.session_key, SESSION_OF, issued.role_arn, span)
+                    self._session_of_role(issued.session_key, issued.role_arn, span)
             self._in_account(session.key, session.account, span)
             self._structural(issued.access_key_id, AUTHENTICATES, issued.session_key, span)
         key.account = key.account or _account_of(issued.session_key) or event.account

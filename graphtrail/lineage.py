@@ -7,6 +7,7 @@ the order in which files arrive never matters.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ def _fallback(
             best = min(candidates, key=lambda i: (abs(_parse(i.time) - created), *_rank(i)))  # type: ignore[operator]
             found = _from_issuance(use.access_key_id, best, by_shared)
             method = "shared-event" if found.method == "shared-event" else "session-match"
-            return KeyLineage(**{**_asdict(found), "method": method})
+            return dataclasses.replace(found, method=method)
     if use.acts_as_kind in ("User", "Root") and use.acts_as:
         return _own_session(use, find_sign_in)
     service = None
@@ -222,64 +223,48 @@ def _fallback(
     elif use.workload and ":lambda:" in use.workload:
         service, method = "lambda.amazonaws.com", "workload"
     if service is not None:
-        return KeyLineage(
-            access_key_id=use.access_key_id,
-            method=method,
-            issuer=service,
-            issuer_kind="Service",
-            issuer_key=None,
-            event_id=None,
-            time=use.session_created,
-            source_ip=None,
-            user_agent=None,
-            via="service",
-            session_key=use.acts_as,
-        )
-    return KeyLineage(use.access_key_id, "unresolved", None, None, None, None, None, None, None, None, use.acts_as)
+        return _without_event(use, method, service, "Service", "service")
+    return _without_event(use, "unresolved", None, None, None)
+
+
+def _without_event(
+    use: KeyUse, method: str, issuer: str | None, issuer_kind: str | None, via: str | None
+) -> KeyLineage:
+    """Lineage known from the key's own sessions only: no issuing event to cite."""
+    return KeyLineage(
+        access_key_id=use.access_key_id,
+        method=method,
+        issuer=issuer,
+        issuer_kind=issuer_kind,
+        issuer_key=None,
+        event_id=None,
+        time=use.session_created if issuer else None,
+        source_ip=None,
+        user_agent=None,
+        via=via,
+        session_key=use.acts_as,
+    )
 
 
 def _own_session(use: KeyUse, find_sign_in: SignInFinder | None) -> KeyLineage:
     """A user's (or root's) temporary key: minted by that principal, through the console or GetSessionToken."""
     assert use.acts_as is not None
-    if use.console:
-        sign_in = None
-        if find_sign_in is not None and use.session_created:
-            sign_in = find_sign_in(use.acts_as, _shift(use.session_created, CREATION_DATE_TOLERANCE))
-        return KeyLineage(
-            access_key_id=use.access_key_id,
-            method="console-session",
-            issuer=use.acts_as,
-            issuer_kind=use.acts_as_kind,
-            issuer_key=None,
-            event_id=sign_in.event_id if sign_in else None,
-            time=sign_in.time if sign_in else use.session_created,
-            source_ip=sign_in.source_ip if sign_in else None,
-            user_agent=sign_in.user_agent if sign_in else None,
-            via="ConsoleLogin",
-            session_key=use.acts_as,
-        )
-    return KeyLineage(
-        access_key_id=use.access_key_id,
-        method="user-session",
-        issuer=use.acts_as,
-        issuer_kind=use.acts_as_kind,
-        issuer_key=None,
-        event_id=None,
-        time=use.session_created,
-        source_ip=None,
-        user_agent=None,
-        via="GetSessionToken",
-        session_key=use.acts_as,
+    if not use.console:
+        return _without_event(use, "user-session", use.acts_as, use.acts_as_kind, "GetSessionToken")
+    found = _without_event(use, "console-session", use.acts_as, use.acts_as_kind, "ConsoleLogin")
+    sign_in = None
+    if find_sign_in is not None and use.session_created:
+        sign_in = find_sign_in(use.acts_as, _shift(use.session_created, CREATION_DATE_TOLERANCE))
+    if sign_in is None:
+        return found
+    return dataclasses.replace(
+        found, event_id=sign_in.event_id, time=sign_in.time, source_ip=sign_in.source_ip, user_agent=sign_in.user_agent
     )
 
 
 def _shift(text: str, delta: timedelta) -> str:
     parsed = _parse(text)
     return format_time(parsed + delta) if parsed is not None else text
-
-
-def _asdict(lineage: KeyLineage) -> dict[str, object]:
-    return {name: getattr(lineage, name) for name in KeyLineage.__slots__}
 
 
 def _parse(text: str | None) -> datetime | None:
