@@ -129,89 +129,51 @@ def _text(block: Any, key: str) -> str | None:
 
 
 # CloudTrail's own spelling of the keys the normalizer reads, to undo exports that lower-cased them (Lake).
-_SPELLING = {
-    name.lower(): name
-    for name in [
-        "eventVersion",
-        "userIdentity",
-        "eventTime",
-        "eventSource",
-        "eventName",
-        "awsRegion",
-        "sourceIPAddress",
-        "userAgent",
-        "errorCode",
-        "errorMessage",
-        "requestParameters",
-        "responseElements",
-        "additionalEventData",
-        "requestID",
-        "eventID",
-        "readOnly",
-        "resources",
-        "eventType",
-        "apiVersion",
-        "managementEvent",
-        "recipientAccountId",
-        "sharedEventID",
-        "vpcEndpointId",
-        "vpcEndpointAccountId",
-        "serviceEventDetails",
-        "eventCategory",
-        "insightDetails",
-        "addendum",
-        "sessionCredentialFromConsole",
-        "edgeDeviceDetails",
-        "tlsDetails",
-        "eventContext",
-        "type",
-        "principalId",
-        "arn",
-        "accountId",
-        "accessKeyId",
-        "userName",
-        "sessionContext",
-        "invokedBy",
-        "identityProvider",
-        "onBehalfOf",
-        "credentialId",
-        "inScopeOf",
-        "invokedByDelegate",
-        "sessionIssuer",
-        "webIdFederationData",
-        "attributes",
-        "sourceIdentity",
-        "ec2RoleDelivery",
-        "ec2IssuedInVPC",
-        "assumedRoot",
-        "signInSessionArn",
-        "creationDate",
-        "mfaAuthenticated",
-        "userId",
-        "identityStoreArn",
-        "sourceArn",
-        "sourceAccount",
-        "issuerType",
-        "credentialsIssuedTo",
-        "ARN",
-    ]
-}
-_RESPELL_INSIDE = frozenset(
+def _spelling(names: str) -> dict[str, str]:
+    return {name.lower(): name for name in names.split()}
+
+
+_TOP_LEVEL = _spelling(
+    "eventVersion userIdentity eventTime eventSource eventName awsRegion sourceIPAddress userAgent errorCode "
+    "errorMessage requestParameters responseElements additionalEventData requestID eventID readOnly resources "
+    "eventType apiVersion managementEvent recipientAccountId sharedEventID vpcEndpointId vpcEndpointAccountId "
+    "serviceEventDetails eventCategory insightDetails addendum sessionCredentialFromConsole edgeDeviceDetails "
+    "tlsDetails eventContext"
+)
+_IDENTITY = _spelling(
+    "type principalId arn accountId accessKeyId userName sessionContext invokedBy identityProvider onBehalfOf "
+    "credentialId inScopeOf invokedByDelegate sessionIssuer webIdFederationData attributes sourceIdentity "
+    "ec2RoleDelivery ec2IssuedInVPC assumedRoot signInSessionArn creationDate mfaAuthenticated userId "
+    "identityStoreArn sourceArn sourceAccount issuerType credentialsIssuedTo"
+)
+_RESOURCE = _spelling("ARN accountId type")
+_IDENTITY_BLOCKS = frozenset(
     {"userIdentity", "sessionContext", "sessionIssuer", "attributes", "onBehalfOf", "inScopeOf"}
 )
 
 
-def restore_key_spelling(block: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `block` whose known keys have CloudTrail's spelling again (nested identity blocks too)."""
-    restored: dict[str, Any] = {}
-    for key, value in block.items():
-        name = _SPELLING.get(key.lower(), key) if isinstance(key, str) else key
-        if name in _RESPELL_INSIDE and isinstance(value, dict):
-            value = restore_key_spelling(value)
-        elif name == "resources" and isinstance(value, list):
-            value = [restore_key_spelling(item) if isinstance(item, dict) else item for item in value]
-        restored[name] = value
+def restore_key_spelling(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` whose known keys have CloudTrail's spelling again (identity blocks and resources too)."""
+    restored = _respell(record, _TOP_LEVEL)
+    identity = restored.get("userIdentity")
+    if isinstance(identity, dict):
+        restored["userIdentity"] = _respell_identity(identity)
+    resources = restored.get("resources")
+    if isinstance(resources, list):
+        restored["resources"] = [_respell(item, _RESOURCE) if isinstance(item, dict) else item for item in resources]
     return restored
+
+
+def _respell_identity(block: dict[str, Any]) -> dict[str, Any]:
+    restored = _respell(block, _IDENTITY)
+    for key, value in restored.items():
+        if key in _IDENTITY_BLOCKS and isinstance(value, dict):
+            restored[key] = _respell_identity(value)
+    return restored
+
+
+def _respell(block: dict[str, Any], spelling: dict[str, str]) -> dict[str, Any]:
+    return {(spelling.get(key.lower(), key) if isinstance(key, str) else key): value for key, value in block.items()}
 
 
 def _parse_and_format(value: Any) -> tuple[datetime, str]:
