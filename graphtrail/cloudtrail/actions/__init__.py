@@ -24,6 +24,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Mapping
+from functools import lru_cache
 
 from graphtrail import arn as arns
 from graphtrail.cloudtrail.actions import compute, detection, ec2, iam, rds, s3, secrets, sts
@@ -85,6 +86,7 @@ TRAVERSABLE_ACTIONS: frozenset[str] = frozenset(rule.name for rule in _RULES if 
 _VERSION_SUFFIX_RE = re.compile(r"^(?P<base>[A-Za-z]+?)(?:\d{8}|\d{4}_\d{2}_\d{2})(?:v\d+)?$")
 
 
+@lru_cache(maxsize=4096)
 def base_event_name(name: str) -> str:
     """``CreateFunction20150331`` → ``CreateFunction``; names without a version suffix are returned as is."""
     match = _VERSION_SUFFIX_RE.match(name)
@@ -119,8 +121,11 @@ def resolve_action(event: Event, *, strict: bool = False) -> ActionEffect:
     re-raises instead (tests use it to prove the rules handle odd shapes themselves).
     """
     name = base_event_name(event.name)
-    ctx = Context.of(event, name)
     rule = None if event.is_insight else find_rule(event)
+    if rule is None and not event.resources and not event.failed:
+        # Most of a trail: a call with no rule, no resources and no error points at its service.
+        return _service_effect(event.source)
+    ctx = Context.of(event, name)
     if rule is None:
         return _finish(_attempted_resource(ctx, generic_effect(ctx)), Control.NEVER, event)
     try:
@@ -132,6 +137,13 @@ def resolve_action(event: Event, *, strict: bool = False) -> ActionEffect:
         fallback = generic_effect(ctx)
         effect = dataclasses.replace(fallback, facts={**fallback.facts, "rule_error": True})
     return _finish(_attempted_resource(ctx, effect), rule.control, event)
+
+
+@lru_cache(maxsize=1024)
+def _service_effect(source: str) -> ActionEffect:
+    """The effect of a rule-less call: the called service. Frozen, so one instance serves every such event."""
+    name = source or "unknown.amazonaws.com"
+    return ActionEffect(target=NodeRef(key=name, kind="Service", name=name), facts={}, traversable=False)
 
 
 _DENIED_RESOURCE_RE = re.compile(r"on resource: (arn:[^\s\"',]+)")
