@@ -125,9 +125,16 @@ def ingest(
                 mb=state.bytes_read / 1e6,
             )
 
-        summary = ingest_paths(
-            list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress, workers=workers
-        )
+        try:
+            summary = ingest_paths(
+                list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress, workers=workers
+            )
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: the case keeps every file up to its last checkpoint; "
+                "run the same command again to continue where it stopped"
+            )
+            raise SystemExit(130) from None
 
     for line in summary.problems[:show_rejects]:
         err.print(f"[yellow]rejected[/] {line}", markup=True, highlight=False)

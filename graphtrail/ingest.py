@@ -13,6 +13,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 import time as clock
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Sequence
@@ -234,6 +235,11 @@ def read_log_file(
 _WORK: tuple[list[LogFile], ReadLimits, frozenset[str]] | None = None
 
 
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and keeps the case consistent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _read_in_worker(index: int) -> FileResult:
     assert _WORK is not None
     files, limits, known = _WORK
@@ -437,7 +443,7 @@ def ingest_paths(
         try:
             if workers > 1:
                 _WORK = (files, limits, known)
-                pool = multiprocessing.get_context("fork").Pool(workers)
+                pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts)
                 results = _ordered(pool, len(files), workers)
             else:
                 results = (read_log_file(log_file, limits, known=known) for log_file in files)

@@ -60,7 +60,8 @@ def _jsonl_gz(tmp: Path, records: list[dict]) -> list[str]:
 def _lookup_events(tmp: Path, records: list[dict]) -> list[str]:
     page = {
         "Events": [
-            {"EventId": r["eventID"], "EventName": r["eventName"], "CloudTrailEvent": _dump(r).decode()} for r in records
+            {"EventId": r["eventID"], "EventName": r["eventName"], "CloudTrailEvent": _dump(r).decode()}
+            for r in records
         ]
     }
     (tmp / "lookup.json").write_bytes(_dump(page))
@@ -136,7 +137,9 @@ def _content(case: Path) -> dict[str, list[tuple]]:
                 "SELECT event_id, time, name, actor, access_key, source_ip, error_code, target FROM events ORDER BY event_id"
             ).fetchall(),
             "nodes": db.execute("SELECT key, kind, first_seen, last_seen, props FROM nodes ORDER BY key").fetchall(),
-            "edges": db.execute("SELECT src, type, dst, count, error_count, props FROM edges ORDER BY src, type, dst").fetchall(),
+            "edges": db.execute(
+                "SELECT src, type, dst, count, error_count, props FROM edges ORDER BY src, type, dst"
+            ).fetchall(),
             "lineage": db.execute("SELECT * FROM key_lineage ORDER BY access_key_id").fetchall(),
         }
     finally:

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import copy
 
-from graphtrail.cloudtrail.actions import Control, _attempted_resource, _finish, find_rule, generic_effect, resolve_action
+from graphtrail.cloudtrail.actions import (
+    Control,
+    _attempted_resource,
+    _finish,
+    find_rule,
+    generic_effect,
+    resolve_action,
+)
 from graphtrail.cloudtrail.actions.context import Context
 from graphtrail.cloudtrail.normalize import normalize_record
 from tests.conftest import invictus_records
