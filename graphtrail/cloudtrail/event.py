@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 _MISSING = object()
 _NO_DATA: dict[str, Any] = {}
@@ -159,12 +159,12 @@ class IssuedCredential:
     expiration: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One normalized CloudTrail event.
+class Event(NamedTuple):
+    """One normalized CloudTrail event (immutable).
 
     `request`, `response` and `additional` are case-insensitive views of requestParameters,
     responseElements and additionalEventData; only code inside `graphtrail.cloudtrail` reads them.
+    A NamedTuple rather than a frozen dataclass: one is built per event, and this builds in half the time.
     """
 
     event_id: str
@@ -192,9 +192,9 @@ class Event:
     resources: tuple[ResourceRef, ...] = ()
     console_session: bool = False  # sessionCredentialFromConsole: the key is a console sign-in's
     issued: IssuedCredential | None = None
-    request: Fields = field(default_factory=lambda: Fields(None))
-    response: Fields = field(default_factory=lambda: Fields(None))
-    additional: Fields = field(default_factory=lambda: Fields(None))
+    request: Fields = _EMPTY
+    response: Fields = _EMPTY
+    additional: Fields = _EMPTY
     record_json: bytes = b""  # the whole record, secrets redacted: the evidence the case stores
 
     @property
