@@ -225,10 +225,12 @@ def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
 @CASE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def whois(subject: str, case_path: Path, as_json: bool) -> None:
-    """Who is SUBJECT (an access key id, an ARN, or a unique name) and where did it come from.
+    """Who is SUBJECT (an access key id, an ARN, an IP address or a unique name), and where it came from.
 
     For a key: the principal it acts as, the call that minted it (when, from which IP, with which key), the
     chain back to a long-term credential, first/last use, IPs, user agents, what it did and what it minted.
+    For a principal: the keys that acted as it and the same story. For an IP: whether it is AWS's, and which
+    keys and principals used it.
     """
     from graphtrail.case import Case
     from graphtrail.whois import whois as run_whois
