@@ -86,8 +86,8 @@ class NodeState:
     def merge(self, other: NodeState) -> None:
         if self.kind in _VAGUE_KINDS and other.kind not in _VAGUE_KINDS:
             self.kind = other.kind
-        self.account = self.account or other.account
-        self.name = self.name or other.name
+        self.account = _prefer(self.account, other.account)
+        self.name = _prefer(self.name, other.name)
         for when in (other.first_seen, other.last_seen):
             if when is not None:
                 self.seen(when)
@@ -99,6 +99,8 @@ class NodeState:
                 self.props[name] = bool(mine) or bool(value)
             elif mine in (None, ""):
                 self.props[name] = dict(value) if isinstance(value, dict) else value
+            else:
+                self.props[name] = _prefer(mine, value)
 
 
 _VAGUE_KINDS = frozenset({"Unknown", "Resource"})
@@ -175,7 +177,7 @@ class EdgeState:
             if isinstance(value, bool):
                 self.facts[name] = bool(mine) or value
             elif isinstance(value, (int, float)):
-                self.facts[name] = (mine or 0) + value
+                self.facts[name] = _saturated((mine or 0) + value)
             elif isinstance(value, dict):
                 if mine is None:
                     self.facts[name] = dict(value)
@@ -189,7 +191,7 @@ class EdgeState:
             if isinstance(value, bool):
                 self.facts[name] = bool(self.facts.get(name)) or value
             elif isinstance(value, (int, float)):
-                self.facts[name] = self.facts.get(name, 0) + value
+                self.facts[name] = _saturated(self.facts.get(name, 0) + value)
             else:
                 bucket = self.facts.setdefault(name, {})
                 if not isinstance(bucket, dict):
@@ -239,10 +241,10 @@ class GraphAccumulator:
             state = self.nodes[key] = NodeState(key=key, kind=kind, account=account, name=name)
         elif state.kind in _VAGUE_KINDS and kind not in _VAGUE_KINDS:
             state.kind = kind  # a bare reference learned its real kind
-        if account and not state.account:
-            state.account = account
-        if name and not state.name:
-            state.name = name
+        if account and account != state.account:
+            state.account = _prefer(state.account, account)
+        if name and name != state.name:
+            state.name = _prefer(state.name, name)
         if isinstance(when, Span):
             state.seen(when.first)
             state.seen(when.last)
@@ -275,8 +277,10 @@ class GraphAccumulator:
         if ref.resource_type and "type" not in state.props:
             state.props["type"] = ref.resource_type
         for name, value in ref.props.items():
-            if value is not None and name not in state.props:
-                state.props[name] = value
+            if name in _OR_PROPS:
+                state.props[name] = bool(state.props.get(name)) or bool(value)
+            else:
+                _set_once(state.props, name, value)
         self._in_account(ref.key, ref.account, span)
         return state
 
@@ -355,7 +359,7 @@ class GraphAccumulator:
         props = state.props
         if principal.kind == "Session":
             if principal.issuer_arn:
-                props.setdefault("role", principal.issuer_arn)
+                _set_once(props, "role", principal.issuer_arn)
                 self._session_of_role(principal.key, principal.issuer_arn, span)
             _set_once(props, "session_name", principal.session_name)
             _set_once(props, "source_identity", principal.source_identity)
@@ -365,7 +369,7 @@ class GraphAccumulator:
                     _set_once(props, "instance_id", principal.session_name)
             _set_once(props, "workload", principal.in_scope_of)
         elif principal.kind == "FederatedUser" and principal.issuer_arn:
-            props.setdefault("issuer", principal.issuer_arn)
+            _set_once(props, "issuer", principal.issuer_arn)
             issuer_kind = principal.issuer_kind or "User"
             self.node(
                 principal.issuer_arn,
@@ -560,10 +564,29 @@ class _Group:
         self.sample.sample(event.when, event.event_id)
 
 
+_FACT_LIMIT = 2**62  # sums stop here rather than overflow the 64-bit integers JSON and SQLite hold
+
+
+def _saturated(number: float) -> float:
+    return max(-_FACT_LIMIT, min(_FACT_LIMIT, number))
+
+
 def _set_once(props: dict[str, Any], name: str, value: Any) -> None:
-    """First non-empty value wins; these are facts of a node that do not change (a key's owner, a role)."""
-    if value not in (None, "") and props.get(name) in (None, ""):
-        props[name] = value
+    """Facts of a node that should not change (a key's owner, a session's role): keep one value.
+
+    Should two events disagree, the smaller value is kept, so the case never depends on reading order.
+    """
+    if value in (None, ""):
+        return
+    props[name] = _prefer(props.get(name), value)
+
+
+def _prefer(current: Any, offered: Any) -> Any:
+    if current in (None, ""):
+        return offered
+    if offered in (None, "") or type(current) is not type(offered) or isinstance(current, (dict, list)):
+        return current
+    return min(current, offered)
 
 
 def _account_of(arn_text: str | None) -> str | None:

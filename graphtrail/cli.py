@@ -44,7 +44,7 @@ class GraphtrailGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GraphtrailError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(Text("error: ", style="bold red") + Text(str(exc)))
             ctx.exit(2)
 
 
@@ -137,10 +137,10 @@ def ingest(
             raise SystemExit(130) from None
 
     for line in summary.problems[:show_rejects]:
-        err.print(f"[yellow]rejected[/] {line}", markup=True, highlight=False)
+        err.print(Text("rejected ", style="yellow") + Text(line))  # the line quotes the log: never markup
     hidden = summary.records_rejected + sum(summary.files_rejected.values()) - min(show_rejects, len(summary.problems))
     if hidden > 0 and show_rejects:
-        err.print(f"… {hidden} more rejects: `graphtrail stats --case {case_path}` lists them by reason")
+        err.print(Text(f"… {hidden} more rejects: `graphtrail stats --case {case_path}` lists them by reason"))
     if as_json:
         _print_json(summary.as_dict())
     else:
@@ -152,7 +152,7 @@ def ingest(
 def _print_ingest_summary(summary: Any, case_path: Path) -> None:
     data = summary.as_dict()
     files, records = data["files"], data["records"]
-    table = Table(title=f"ingested into {case_path}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"ingested into {case_path}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("files seen", f"{files['seen']:,}")
@@ -195,9 +195,9 @@ def stats(case_path: Path, top: int, as_json: bool) -> None:
         _print_json(result.as_dict())
         return
     out.print(Text(f"{case_path}: {result.events:,} events, {result.insights:,} insights", style="bold"))
-    out.print(f"time span: {result.first_event or '-'} → {result.last_event or '-'}")
-    out.print(f"accounts: {', '.join(result.accounts) or '-'}")
-    out.print(f"failed calls: {result.failed_events:,}")
+    out.print(Text(f"time span: {result.first_event or '-'} → {result.last_event or '-'}"))
+    out.print(Text(f"accounts: {', '.join(result.accounts) or '-'}"))
+    out.print(Text(f"failed calls: {result.failed_events:,}"))
     _table("nodes by kind", ("kind", "nodes"), result.nodes_by_kind.items())
     _table("edges by type (top)", ("type", "edges"), list(result.edges_by_type.items())[:top])
     _table("busiest principals", ("principal", "kind", "events"), result.busiest_principals)
@@ -263,7 +263,7 @@ def export(case_path: Path, fmt: str, output: Path | None) -> None:
     with Case(case_path) as case:
         graph = load_graph(case)
     export_graph(graph, fmt, output)
-    err.print(f"wrote {output} ({graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges)")
+    err.print(Text(f"wrote {output} ({graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges)"))
 
 
 if __name__ == "__main__":

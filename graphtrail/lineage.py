@@ -206,7 +206,10 @@ def _fallback(
         candidates = [
             issuance
             for issuance in by_session.get((_role_id(use.role_arn), use.session_name), [])
-            if created is not None and abs(_parse(issuance.time) - created) <= CREATION_DATE_TOLERANCE  # type: ignore[operator]
+            # an issuance that names its key minted that key, not this one
+            if issuance.access_key_id is None
+            and created is not None
+            and abs(_parse(issuance.time) - created) <= CREATION_DATE_TOLERANCE  # type: ignore[operator]
         ]
         if candidates:
             best = min(candidates, key=lambda i: (abs(_parse(i.time) - created), *_rank(i)))  # type: ignore[operator]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import zipfile
 from pathlib import Path
 
 import networkx as nx
@@ -104,3 +105,17 @@ def test_help_explains_the_commands() -> None:
     for command in ("ingest", "stats", "whois", "export"):
         assert command in result.stdout
     assert "lookup-events" in _run("ingest", "--help").stdout
+
+
+def test_log_strings_in_reject_lines_are_shown_as_text_not_markup(tmp_path: Path) -> None:
+    good = orjson.loads(sorted(INVICTUS.glob("*.json"))[0].read_bytes())["Records"][0]
+    hostile = {**good, "eventID": "a", "userIdentity": {"type": "[/x]", "principalId": "p"}}
+    # Member names of a customer's archive are as hostile as the records in them.
+    path = tmp_path / "customer.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[bold]EVIL[/bold][/x].json", orjson.dumps({"Records": [hostile]}))
+    result = _run("ingest", str(path), "--case", str(tmp_path / "c.case"), "--json")
+    assert result.exit_code == 0
+    assert "[bold]EVIL[/bold][/x].json" in result.stderr
+    assert "userIdentity.type 4 characters" in result.stderr  # the value itself is not echoed
+    assert orjson.loads(result.stdout)["records"]["rejected"] == 1

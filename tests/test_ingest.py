@@ -11,7 +11,7 @@ import pytest
 from graphtrail import ingest as ingest_module
 from graphtrail.case import Case, unpack_record
 from graphtrail.ingest import ingest_paths
-from tests.conftest import DATA, INVICTUS, STRATUS
+from tests.conftest import DATA, INVICTUS, STRATUS, load_records
 
 TOKEN_PREFIX = b"IQoJb3JpZ2lu"  # every STS session token in the data starts like this
 
@@ -202,3 +202,27 @@ def test_case_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
     summary = ingest_paths([str(INVICTUS), str(STRATUS)], two, workers=2)
     assert summary.workers == 2
     assert _tables(one) == _tables(two)
+
+
+def test_hostile_numbers_and_dates_are_survived(tmp_path: Path) -> None:
+    """Values no AWS service writes, but an attacker or a broken export can: the run goes on."""
+    records = load_records(STRATUS / "aws.defense-evasion.organizations-leave.json")
+    leave = next(r for r in records if r["eventName"] == "LeaveOrganization")
+    odd_date = {**leave, "eventID": "11111111-1111-1111-1111-111111111111"}
+    odd_date["userIdentity"] = {**leave["userIdentity"], "sessionContext": {
+        **leave["userIdentity"]["sessionContext"], "attributes": {"creationDate": "9" * 400}}}  # fmt: skip
+    get_object = {
+        "eventVersion": "1.11", "eventTime": "2024-08-02T08:31:00Z", "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+        "userIdentity": leave["userIdentity"], "requestParameters": {"bucketName": "b", "key": "k"},
+        "recipientAccountId": "307578594326", "eventCategory": "Data",
+    }  # fmt: skip
+    huge = [
+        {**get_object, "eventID": f"2222222{i}-2222-2222-2222-222222222222",
+         "additionalEventData": {"bytesTransferredOut": n}}
+        for i, n in enumerate((2**64 - 1, 2**53, 2**53))
+    ]  # fmt: skip
+    path = tmp_path / "odd.json"
+    path.write_bytes(orjson.dumps({"Records": [odd_date, *huge]}))
+    summary = ingest_paths([str(path)], tmp_path / "c.case")
+    assert summary.events_ingested == 4 and summary.balanced

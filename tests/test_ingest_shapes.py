@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from graphtrail.case import unpack_record
 from graphtrail.ingest import ingest_paths
 from tests.conftest import INVICTUS, STRATUS, load_records
 
@@ -180,3 +181,25 @@ def test_lake_rows_with_string_values_ingest_to_the_same_events(tmp_path: Path, 
     content = _content(tmp_path / "lake.case")
     assert content["events"] == reference["events"]
     assert content["lineage"] == reference["lineage"]
+
+
+def test_lake_map_columns_with_stringified_objects_keep_lineage(tmp_path: Path, reference: dict) -> None:
+    """Lake's requestparameters/responseelements are map<string,string>: ``credentials`` is JSON text."""
+    assert b"IQoJb3JpZ2lu" in _dump(_sample())  # the sample's STS responses carry session tokens
+    rows = []
+    for record in _sample():
+        row = []
+        for key, value in record.items():
+            if key in ("requestParameters", "responseElements", "additionalEventData") and isinstance(value, dict):
+                value = {name: item if isinstance(item, str) else _dump(item).decode() for name, item in value.items()}
+            text = value if isinstance(value, str) else _dump(value).decode()
+            row.append({key.lower(): text})
+        rows.append(row)
+    (tmp_path / "lake.json").write_bytes(_dump({"QueryResultRows": rows}))
+    summary = ingest_paths([str(tmp_path / "lake.json")], tmp_path / "lake.case")
+    assert summary.balanced and summary.records_rejected == 0
+    content = _content(tmp_path / "lake.case")
+    assert content["lineage"] == reference["lineage"]
+    with sqlite3.connect(tmp_path / "lake.case") as db:
+        stored = b"".join(unpack_record(raw) for (raw,) in db.execute("SELECT raw FROM events"))
+    assert b"IQoJb3JpZ2lu" not in stored  # the session tokens in the sample's STS responses

@@ -172,3 +172,12 @@ def test_users_own_session_key_without_issuing_event_is_the_users() -> None:
         "GetSessionToken",
         None,
     )
+
+
+def test_session_match_never_borrows_an_issuance_that_named_another_key() -> None:
+    records = load_records(STRATUS / "aws.defense-evasion.organizations-leave.json")
+    issuing = [copy.deepcopy(r) for r in records if r["eventName"] == "AssumeRole"]
+    using = find(records, lambda r: r["eventName"] == "LeaveOrganization")
+    using["userIdentity"]["accessKeyId"] = "ASIAANOTHERKEY000001"  # same session, a key no response names
+    lineage = resolve_lineage([_issuance(r) for r in issuing], [_use(using)])
+    assert lineage["ASIAANOTHERKEY000001"].method == "unresolved"

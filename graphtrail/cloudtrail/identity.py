@@ -8,7 +8,7 @@ from typing import Any
 
 from graphtrail import arn as arns
 from graphtrail.cloudtrail.event import Fields, Principal
-from graphtrail.cloudtrail.timeparse import parse_time
+from graphtrail.cloudtrail.timeparse import describe_value, parse_time
 from graphtrail.errors import RecordRejected
 
 KNOWN_IDENTITY_TYPES = frozenset(
@@ -106,7 +106,7 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
             return Principal(kind="Service", key=invoked_by, account=None, name=invoked_by, **common)
         raise RecordRejected("missing-identity-type", "userIdentity has no type and no invokedBy")
     if identity_type not in KNOWN_IDENTITY_TYPES:
-        raise RecordRejected("unknown-identity-type", f"userIdentity.type {identity_type[:60]!r}")
+        raise RecordRejected("unknown-identity-type", f"userIdentity.type {describe_value(identity_type)}")
 
     if identity_type == "Root":
         key = arn if arns.parse_arn(arn) else (arns.root_arn(partition, account) if account else None)
@@ -253,4 +253,4 @@ def _creation_date(text: str | None) -> datetime | None:
     try:
         return parse_time(text)
     except ValueError:
-        return None
+        return None  # a mangled creationDate costs the session its date, not the event

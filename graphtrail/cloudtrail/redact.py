@@ -1,7 +1,8 @@
 """Remove secrets from a raw record before anything keeps it.
 
 STS responses log the session token; a few services log other secret material. graphtrail never stores,
-prints or exports them, so they are cut at the door.
+prints or exports them, so they are cut at the door: anywhere in the record, under any spelling of the key,
+and inside JSON that an export flattened into a string (CloudTrail Lake's map<string,string> columns).
 """
 
 from __future__ import annotations
@@ -12,57 +13,107 @@ from typing import Any
 import orjson
 
 REDACTED = "<redacted by graphtrail>"
+
+# Keys whose value is secret material. Matching is on the lower-cased key; see is_secret_key for the rest.
 _SECRET_KEYS = frozenset(
     {
         "sessiontoken",
         "secretaccesskey",
-        "password",
-        "newpassword",
-        "oldpassword",
+        "secretkey",
         "privatekey",
         "keymaterial",
         "secretstring",
         "secretbinary",
         "tokenvalue",
         "samlassertion",
-        "webidentitytoken",
+        "samlresponse",
         "clientsecret",
-        "refreshtoken",
-        "accesstoken",
+        "passphrase",
     }
 )
+# Keys ending in "token" that name pagination or idempotency handles, not credentials.
+_HARMLESS_TOKENS = frozenset({"nexttoken", "continuationtoken", "paginationtoken", "clienttoken", "idempotencytoken"})
+# Lower-cased fragments of those keys; a record whose JSON has none of them needs no walk.
+_FRAGMENTS = (b"token", b"secret", b"password", b"privatekey", b"keymaterial", b"saml", b"passphrase")
+
+
+def is_secret(key: str, value: Any) -> bool:
+    """Whether `value`, stored under `key`, is secret material.
+
+    Exact key names always are; keys that merely contain "password" or end in "token" are when they hold
+    text (``masterUserPassword`` is, ``passwordResetRequired: false`` is not).
+    """
+    if value in (None, "", {}, []):
+        return False
+    lowered = key.lower()
+    if lowered in _SECRET_KEYS:
+        return True
+    if not isinstance(value, str):
+        return False
+    return "password" in lowered or (lowered.endswith("token") and lowered not in _HARMLESS_TOKENS)
 
 
 def redact_secrets(value: Any) -> Any:
-    """Replace, in place, every value stored under a secret-bearing key; returns `value`."""
+    """Replace, in place, every secret in `value` (dicts, lists, and JSON held in strings); returns `value`."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and key.lower() in _SECRET_KEYS and item not in (None, "", {}):
+            if isinstance(key, str) and is_secret(key, item):
                 value[key] = REDACTED
             elif isinstance(item, (dict, list)):
                 redact_secrets(item)
+            elif isinstance(item, str) and _may_hide_secret(item):
+                value[key] = _redact_text(item)
     elif isinstance(value, list):
-        for item in value:
+        for index, item in enumerate(value):
             if isinstance(item, (dict, list)):
                 redact_secrets(item)
+            elif isinstance(item, str) and _may_hide_secret(item):
+                value[index] = _redact_text(item)
     return value
 
 
-# Where CloudTrail puts what a call sent and got back; secrets live only there.
-_PAYLOAD_KEYS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
-# A secret key as it appears in lower-cased JSON; searching the serialized block is cheaper than walking it.
-_SECRET_KEY_JSON = re.compile(b'"(?:' + b"|".join(re.escape(key.encode()) for key in sorted(_SECRET_KEYS)) + b')"')
+# A secret key followed by its value, as text: `sessionToken=…`, `"password": …` (Trino maps, query strings).
+_SECRET_ASSIGNMENT = re.compile(
+    r"(session_?token|secret_?access_?key|secret_?key|password|passphrase|private_?key|key_?material"
+    r"|client_?secret|saml_?(assertion|response)|token_?value|access_?token|refresh_?token|id_?token"
+    r"|web_?identity_?token)[\"']?\s*[=:]",
+    re.IGNORECASE,
+)
+
+
+def _may_hide_secret(text: str) -> bool:
+    """Cheap test: a string that could hold a structure (JSON, key=value) naming a secret."""
+    if "{" not in text and "[" not in text and "=" not in text:
+        return False
+    lowered = text.lower().encode("utf-8", "replace")
+    return any(fragment in lowered for fragment in _FRAGMENTS)
+
+
+def _redact_text(text: str) -> str:
+    """A string holding a structure that names a secret: redact inside it, or drop it when it cannot be parsed.
+
+    Plain values that merely mention a word (an ARN of a Secrets Manager secret) are left alone.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            parsed = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, (dict, list)):
+            return orjson.dumps(redact_secrets(parsed)).decode()
+    return REDACTED if _SECRET_ASSIGNMENT.search(text) else text
 
 
 def redacted_json(record: dict[str, Any]) -> bytes:
     """The record as JSON bytes with secrets replaced (the record is redacted in place).
 
-    Only the payload blocks can hold secrets; each is walked only when its JSON names a secret key.
+    The serialized record is needed anyway (it is what the case stores); when it names none of the
+    fragments secret keys contain, which is most events, the walk is skipped.
     """
-    for key in _PAYLOAD_KEYS:
-        block = record.get(key)
-        if block and isinstance(block, (dict, list)):
-            blob = orjson.dumps(block, option=orjson.OPT_NON_STR_KEYS)
-            if _SECRET_KEY_JSON.search(blob.lower()) is not None:
-                redact_secrets(block)
+    blob = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+    lowered = blob.lower()
+    if not any(fragment in lowered for fragment in _FRAGMENTS):
+        return blob
+    redact_secrets(record)
     return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)

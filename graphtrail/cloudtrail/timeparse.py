@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 _JAVA_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
 
 
 def parse_time(value: object) -> datetime:
+    """See _parse_time; every failure, however exotic (overflow, platform limits), is a ValueError."""
+    try:
+        return _parse_time(value)
+    except ValueError:
+        raise
+    except (OverflowError, OSError, TypeError) as exc:
+        raise ValueError(f"time out of range ({type(exc).__name__})") from None
+
+
+def _parse_time(value: object) -> datetime:
     """Parse eventTime-like values: ISO 8601 (extended or basic, ``Z`` or offset), ``2022-09-27 17:09:18``
     (Panther), epoch seconds or milliseconds (lookup-events, CloudWatch), Java-style response dates.
 
@@ -22,7 +33,7 @@ def parse_time(value: object) -> datetime:
         raise ValueError("empty time")
     text = value.strip()
     if text.replace(".", "", 1).isdigit():
-        return parse_time(float(text))
+        return _parse_time(float(text))
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -34,7 +45,7 @@ def parse_time(value: object) -> datetime:
             except ValueError:
                 continue
         if parsed is None:
-            raise ValueError(f"unrecognised time {text[:40]!r}") from None
+            raise ValueError(f"unrecognised time ({len(text)} characters)") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -46,3 +57,16 @@ def format_time(value: datetime) -> str:
     Fixed width, so text order is time order (CloudTrail itself has one-second resolution).
     """
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+def describe_value(text: str) -> str:
+    """Name a bad value without echoing what could be anything from the log (a secret pasted in a field).
+
+    Short identifier-like values (``userIdentityType1``) are quoted; anything else is described by length.
+    """
+    if _NAME_LIKE.fullmatch(text):
+        return repr(text)
+    return f"{len(text)} characters"

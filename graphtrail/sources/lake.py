@@ -36,8 +36,18 @@ def merge_lake_row(row: Any) -> dict[str, Any] | None:
         if type(cell) is not dict:
             return None
         for key, value in cell.items():
-            record[key] = parse_lake_value(value)
+            parsed = parse_lake_value(value)
+            if isinstance(key, str) and key.lower() in _MAP_COLUMNS and type(parsed) is dict:
+                # map<string,string>: each value is itself stringified (``credentials`` as JSON text).
+                parsed = {name: parse_lake_value(item) for name, item in parsed.items()}
+            record[key] = parsed
     return record
+
+
+# Lake's payload columns are map<string,string>, so nested objects arrive one level further stringified.
+_MAP_COLUMNS = frozenset(
+    {"requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails", "addendum"}
+)
 
 
 def parse_lake_value(value: Any) -> Any:

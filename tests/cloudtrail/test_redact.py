@@ -28,3 +28,47 @@ def test_redacted_json_removes_the_sts_session_token() -> None:
     }
     blob = redacted_json(record)
     assert b"IQoJb3JpZ2lu" not in blob and b"ASIAEXAMPLE" in blob
+
+
+SECRET = "IQoJb3JpZ2luX2VjEXAMPLESECRET"
+
+
+def _leaks(record: dict) -> bool:
+    from graphtrail.cloudtrail.redact import redacted_json
+
+    return SECRET.encode() in redacted_json(record)
+
+
+def test_token_in_any_block_or_spelling_is_removed() -> None:
+    assert not _leaks({"ResponseElements": {"Credentials": {"SessionToken": SECRET}}})
+    assert not _leaks({"addendum": {"sessionToken": SECRET}})
+    assert not _leaks({"userIdentity": {"sessionContext": {"sessionToken": SECRET}}})
+    assert not _leaks({"responseElements": {"items": [{"clientSecret": SECRET}]}})
+    assert not _leaks({"requestParameters": {"masterUserPassword": SECRET}})
+
+
+def test_token_inside_json_held_in_a_string_is_removed() -> None:
+    # CloudTrail Lake keeps responseElements as map<string,string>: nested objects arrive as JSON text.
+    credentials = '{"accessKeyId": "ASIAEXAMPLE", "sessionToken": "' + SECRET + '"}'
+    record = {"responseelements": {"credentials": credentials}}
+    assert not _leaks(record)
+    assert "ASIAEXAMPLE" in record["responseelements"]["credentials"]  # the key id stays: lineage needs it
+    assert not _leaks({"responseElements": '{"credentials": {"sessionToken": "' + SECRET + '"}}'})
+    assert not _leaks({"responseelements": {"credentials": "{accessKeyId=ASIAEXAMPLE, sessionToken=" + SECRET + "}"}})
+
+
+def test_pagination_tokens_and_secret_names_are_kept() -> None:
+    from graphtrail.cloudtrail.redact import redacted_json
+
+    record = {"requestParameters": {"nextToken": "page-2", "secretId": "arn:aws:secretsmanager:x:1:secret:db"}}
+    blob = redacted_json(record)
+    assert b"page-2" in blob and b"secret:db" in blob
+
+
+def test_values_that_only_mention_secrets_are_kept() -> None:
+    from graphtrail.cloudtrail.redact import redacted_json
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-password-token-AbCdEf"
+    record = {"requestParameters": {"secretId": arn}, "errorMessage": "no sessionToken in [request]"}
+    blob = redacted_json(record)
+    assert arn.encode() in blob and b"no sessionToken in [request]" in blob

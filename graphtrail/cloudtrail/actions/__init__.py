@@ -230,13 +230,17 @@ def _clean_facts(facts: Mapping[str, object]) -> dict[str, FactValue]:
     return clean
 
 
+# Numbers from a log are attacker-sized; beyond this they are noise, and sums must still fit in JSON and SQLite.
+MAX_FACT_NUMBER = 2**53
+
+
 def _clean_value(value: object) -> FactValue | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value
+        return value if -MAX_FACT_NUMBER <= value <= MAX_FACT_NUMBER else None
     if isinstance(value, float):
-        return int(value) if value == value and abs(value) < 2**63 else None
+        return int(value) if value == value and abs(value) <= MAX_FACT_NUMBER else None
     if isinstance(value, str):
         return value[:MAX_FACT_TEXT] if value else None
     if isinstance(value, (tuple, list)):
