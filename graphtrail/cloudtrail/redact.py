@@ -35,6 +35,12 @@ _SECRET_KEYS = frozenset(
 _HARMLESS_TOKENS = frozenset({"nexttoken", "continuationtoken", "paginationtoken", "clienttoken", "idempotencytoken"})
 # Lower-cased fragments of those keys; a record whose JSON has none of them needs no walk.
 _FRAGMENTS = (b"token", b"secret", b"password", b"privatekey", b"keymaterial", b"saml", b"passphrase")
+# ... in the position of a key (`"…token":`, `\"…token\":` in JSON held in a string, `…token=` in Trino's
+# rendering); values such as an ARN naming a secret do not count, nor keys like secretId or httpTokens.
+_KEY_WITH_FRAGMENT = re.compile(
+    rb'(?:token|secret|password|privatekey|keymaterial|saml|passphrase)[a-z0-9_]{0,40}(?:\\?"\s*:|\s*=)'
+)
+_KEY_START = re.compile(rb"[a-z0-9_]{0,40}$")
 
 
 def is_secret(key: str, value: Any) -> bool:
@@ -105,6 +111,15 @@ def _redact_text(text: str) -> str:
     return REDACTED if _SECRET_ASSIGNMENT.search(text) else text
 
 
+def _names_a_secret_key(lowered_json: bytes) -> bool:
+    for match in _KEY_WITH_FRAGMENT.finditer(lowered_json):
+        head = _KEY_START.search(lowered_json, max(0, match.start() - 40), match.start())
+        name = (head.group() if head else b"") + match.group().rstrip(b'\\": =\t')
+        if is_secret(name.decode("ascii", "replace"), "text"):
+            return True
+    return False
+
+
 def redacted_json(record: dict[str, Any]) -> bytes:
     """The record as JSON bytes with secrets replaced (the record is redacted in place).
 
@@ -113,7 +128,7 @@ def redacted_json(record: dict[str, Any]) -> bytes:
     """
     blob = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
     lowered = blob.lower()
-    if not any(fragment in lowered for fragment in _FRAGMENTS):
+    if not any(fragment in lowered for fragment in _FRAGMENTS) or not _names_a_secret_key(lowered):
         return blob
     redact_secrets(record)
     return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
