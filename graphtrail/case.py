@@ -200,6 +200,7 @@ CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_actor ON events (actor, time);
 CREATE INDEX IF NOT EXISTS events_key ON events (access_key, time);
 CREATE INDEX IF NOT EXISTS events_ip ON events (source_ip);
+CREATE INDEX IF NOT EXISTS events_sign_in ON events (actor, time) WHERE name = 'ConsoleLogin';
 """
 
 _SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in

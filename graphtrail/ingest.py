@@ -472,7 +472,7 @@ def _ordered(pool: Any, count: int, workers: int) -> Any:
     pending: deque[Any] = deque()
     submitted = 0
     while submitted < count or pending:
-        while submitted < count and len(pending) < 2 * workers:
+        while submitted < count and len(pending) < 4 * workers:
             pending.append(pool.apply_async(_read_in_worker, (submitted,)))
             submitted += 1
         yield pending.popleft().get()
