@@ -60,6 +60,11 @@ def iter_log_files(
     """
     paths = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(path) for path in paths]
     for path in paths:
+        if path.startswith("s3://"):
+            raise InputError(
+                f"{path}: reading straight from S3 is not supported yet; copy the logs first "
+                f"(aws s3 sync {path} ./logs) and ingest the folder"
+            )
         if path != "-" and not os.path.exists(path):
             broken = os.path.islink(path)
             raise InputError(f"{path}: {'broken symbolic link' if broken else 'no such file or folder'}")
