@@ -33,9 +33,7 @@ _SECRET_KEYS = frozenset(
 )
 # Keys ending in "token" that name pagination or idempotency handles, not credentials.
 _HARMLESS_TOKENS = frozenset({"nexttoken", "continuationtoken", "paginationtoken", "clienttoken", "idempotencytoken"})
-# Lower-cased fragments of those keys; a record whose JSON has none of them needs no walk.
-_FRAGMENTS = (b"token", b"secret", b"password", b"privatekey", b"keymaterial", b"saml", b"passphrase")
-# ... in the position of a key (`"…token":`, `\"…token\":` in JSON held in a string, `…token=` in Trino's
+# A fragment of those keys (see _has_fragment) in the position of a key (`"…token":`, `\"…token\":` in JSON held in a string, `…token=` in Trino's
 # rendering); values such as an ARN naming a secret do not count, nor keys like secretId or httpTokens.
 _KEY_WITH_FRAGMENT = re.compile(
     rb'(?:token|secret|password|privatekey|keymaterial|saml|passphrase)[a-z0-9_]{0,40}(?:\\?"\s*:|\s*=)'
@@ -91,8 +89,7 @@ def _may_hide_secret(text: str) -> bool:
     """Cheap test: a string that could hold a structure (JSON, key=value) naming a secret."""
     if "{" not in text and "[" not in text and "=" not in text:
         return False
-    lowered = text.lower().encode("utf-8", "replace")
-    return any(fragment in lowered for fragment in _FRAGMENTS)
+    return _has_fragment(text.lower().encode("utf-8", "replace"))
 
 
 def _redact_text(text: str) -> str:
@@ -120,15 +117,55 @@ def _names_a_secret_key(lowered_json: bytes) -> bool:
     return False
 
 
-def redacted_json(record: dict[str, Any]) -> bytes:
-    """The record as JSON bytes with secrets replaced (the record is redacted in place).
+# Top-level fields CloudTrail defines as plain values that carry no secret material; every other field
+# (the payload blocks, userIdentity, anything unknown, and any field holding a structure) is checked.
+_PLAIN_FIELDS = frozenset(
+    {
+        "eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent",
+        "errorCode", "requestID", "eventID", "readOnly", "eventType", "apiVersion", "managementEvent",
+        "recipientAccountId", "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId", "eventCategory",
+        "sessionCredentialFromConsole",
+    }
+)  # fmt: skip
+_IDENTITY_VERDICTS: dict[bytes, bool] = {}
 
-    The serialized record is needed anyway (it is what the case stores); when it names none of the
-    fragments secret keys contain, which is most events, the walk is skipped.
+
+def redacted_json(record: dict[str, Any]) -> bytes:
+    """The record as JSON bytes with secrets replaced (the record is redacted in place when it had any).
+
+    Each structured field is serialized and searched for a secret-named key; only a field that has one is
+    walked. The same caller's userIdentity recurs in thousands of events, so its verdict is remembered.
     """
-    blob = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
-    lowered = blob.lower()
-    if not any(fragment in lowered for fragment in _FRAGMENTS) or not _names_a_secret_key(lowered):
-        return blob
-    redact_secrets(record)
+    for key in record.keys() - _PLAIN_FIELDS:
+        value = record[key]
+        if isinstance(value, (dict, list)):
+            if value and _block_names_a_secret(key, value):
+                record[key] = redact_secrets(value)
+        elif isinstance(value, str) and _may_hide_secret(value):
+            record[key] = _redact_text(value)
     return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _block_names_a_secret(key: str, block: dict[str, Any] | list[Any]) -> bool:
+    blob = orjson.dumps(block, option=orjson.OPT_NON_STR_KEYS)
+    if key == "userIdentity":
+        verdict = _IDENTITY_VERDICTS.get(blob)
+        if verdict is None:
+            if len(_IDENTITY_VERDICTS) >= 1 << 16:
+                _IDENTITY_VERDICTS.clear()
+            verdict = _IDENTITY_VERDICTS[blob] = _names_a_secret_key(blob.lower())
+        return verdict
+    lowered = blob.lower()
+    return _has_fragment(lowered) and _names_a_secret_key(lowered)
+
+
+def _has_fragment(lowered: bytes) -> bool:
+    return (
+        b"token" in lowered
+        or b"secret" in lowered
+        or b"password" in lowered
+        or b"privatekey" in lowered
+        or b"keymaterial" in lowered
+        or b"saml" in lowered
+        or b"passphrase" in lowered
+    )
