@@ -33,8 +33,9 @@ _SECRET_KEYS = frozenset(
 )
 # Keys ending in "token" that name pagination or idempotency handles, not credentials.
 _HARMLESS_TOKENS = frozenset({"nexttoken", "continuationtoken", "paginationtoken", "clienttoken", "idempotencytoken"})
-# A fragment of those keys (see _has_fragment) in the position of a key (`"…token":`, `\"…token\":` in JSON held in a string, `…token=` in Trino's
-# rendering); values such as an ARN naming a secret do not count, nor keys like secretId or httpTokens.
+# A fragment of those keys (see _has_fragment) in the position of a key: `"…token":`, `\"…token\":` in JSON
+# held in a string, `…token=` in Trino's rendering. Values such as an ARN naming a secret do not count, nor
+# keys like secretId or httpTokens.
 _KEY_WITH_FRAGMENT = re.compile(
     rb'(?:token|secret|password|privatekey|keymaterial|saml|passphrase)[a-z0-9_]{0,40}(?:\\?"\s*:|\s*=)'
 )
