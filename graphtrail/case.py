@@ -317,37 +317,44 @@ class Case:
         )
 
     # -- events ----------------------------------------------------------------------------------
-    def existing_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+    def event_ids_from_other_files(self, event_ids: Sequence[str], file_id: int) -> set[str]:
+        """Which of `event_ids` the case holds from files other than `file_id` (its duplicates)."""
         found: set[str] = set()
         for start in range(0, len(event_ids), 900):
             chunk = event_ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0] for row in self.db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
-            )
-            found.update(
-                row[0] for row in self.db.execute(f"SELECT event_id FROM insights WHERE event_id IN ({marks})", chunk)
-            )
+            for table in ("events", "insights"):
+                found.update(
+                    row[0]
+                    for row in self.db.execute(
+                        f"SELECT event_id FROM {table} WHERE event_id IN ({marks}) AND file_id != ?", (*chunk, file_id)
+                    )
+                )
         return found
 
-    def add_events(self, rows: Iterable[tuple[Any, ...]], file_id: int) -> None:
-        """Rows are EventRow's fields in order, without file_id (the file is known only when it is stored)."""
-        self.db.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    def add_events(self, rows: Iterable[tuple[Any, ...]], file_id: int) -> int:
+        """Store events the case does not hold yet; returns how many were new.
+
+        Rows are EventRow's fields in order, file_id left out (the file is known only when it is stored).
+        """
+        cursor = self.db.executemany(
+            f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             ((*row[:15], file_id, row[16]) for row in rows),
         )
+        return max(cursor.rowcount, 0)
 
     def ensure_indexes(self) -> None:
         for statement in _EVENT_INDEXES.strip().splitlines():
             self.db.execute(statement)
 
-    def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Rows of (event_id, time, name, source, account, region, raw, file_id)."""
-        self.db.executemany(
-            "INSERT INTO insights (event_id, time, name, source, account, region, raw, file_id) "
+    def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Rows of (event_id, time, name, source, account, region, raw, file_id); returns how many were new."""
+        cursor = self.db.executemany(
+            "INSERT OR IGNORE INTO insights (event_id, time, name, source, account, region, raw, file_id) "
             "VALUES (?,?,?,?,?,?,?,?)",
             rows,
         )
+        return max(cursor.rowcount, 0)
 
     def add_issuances(self, issuances: Iterable[Issuance]) -> None:
         self.db.executemany(

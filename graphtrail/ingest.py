@@ -276,15 +276,14 @@ class _Run:
         if result.status == "known" or self.case.file_known(result.sha256):
             summary.files_already_ingested += 1
             return
-        existing = self.case.existing_event_ids(result.event_ids)
-        if existing:
-            # Events the case already holds (another trail, a re-delivery): aggregate this file again
-            # without them. Rare, so it runs here rather than in a worker.
-            result = read_log_file(log_file, limits, exclude=existing)
         file_id = self.case.add_file(log_file.source, result.sha256, result.size, self.run_id)
-        self.case.add_events(result.rows, file_id)
-        if result.insights:
-            self.case.add_insights((*row, file_id) for row in result.insights)
+        stored = self.case.add_events(result.rows, file_id)
+        stored += self.case.add_insights((*row, file_id) for row in result.insights)
+        if stored < len(result.rows) + len(result.insights):
+            # Some events were already in the case (another trail, a re-delivery): they were not stored
+            # again; aggregate the file once more without them. Rare, so it runs here, not in a worker.
+            existing = self.case.event_ids_from_other_files(result.event_ids, file_id)
+            result = read_log_file(log_file, limits, exclude=existing)
         if result.issuances:
             self.case.add_issuances(result.issuances)
         if result.graph is not None:
