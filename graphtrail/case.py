@@ -203,6 +203,8 @@ CREATE INDEX IF NOT EXISTS events_ip ON events (source_ip);
 CREATE INDEX IF NOT EXISTS events_sign_in ON events (actor, time) WHERE name = 'ConsoleLogin';
 """
 
+_CACHE_SIZE = -131072  # KiB: 128 MiB of pages, whatever the case's size
+
 _SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in
 
 _EVENT_COLUMNS = (
@@ -224,7 +226,7 @@ class Case:
             self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA cache_size=-131072")  # 128 MiB, whatever the case's size
+            self.db.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
             self._check_schema(create)
         except sqlite3.DatabaseError as exc:
             raise CaseError(f"{self.path} is not a graphtrail case ({exc})") from None
@@ -344,8 +346,14 @@ class Case:
         return max(cursor.rowcount, 0)
 
     def ensure_indexes(self) -> None:
-        for statement in _EVENT_INDEXES.strip().splitlines():
-            self.db.execute(statement)
+        # Building an index sorts every event; with a small cache SQLite sorts in bounded memory and spills
+        # to temporary files, so memory stays flat however many events the case holds.
+        self.db.execute("PRAGMA cache_size=-16384")
+        try:
+            for statement in _EVENT_INDEXES.strip().splitlines():
+                self.db.execute(statement)
+        finally:
+            self.db.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
 
     def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Rows of (event_id, time, name, source, account, region, raw, file_id); returns how many were new."""
