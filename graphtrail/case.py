@@ -224,7 +224,9 @@ class Case:
             )
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            # A rollback journal, not WAL: ingest appends, and appended pages are written once instead of
+            # twice (WAL, then checkpoint); commits stay atomic, and the case stays one file.
+            self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
             self._check_schema(create)
