@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+
+def text_field(block: Mapping[str, Any], key: str) -> str | None:
+    """The value at `key` as non-empty text, or None (absent, empty, or a structure where text belongs)."""
+    value = block.get(key)
+    if type(value) is str:
+        return value or None
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
 _MISSING = object()
 _NO_DATA: dict[str, Any] = {}
 

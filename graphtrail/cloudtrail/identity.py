@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.event import Fields, Principal
+from graphtrail.cloudtrail.event import Fields, Principal, text_field
 from graphtrail.cloudtrail.timeparse import describe_value, parse_time
 from graphtrail.errors import RecordRejected
 
@@ -53,13 +53,6 @@ def _flag(value: object) -> bool | None:
     return None
 
 
-def _text(block: Mapping[str, Any], key: str) -> str | None:
-    value = block.get(key)
-    if value is None or value == "" or isinstance(value, (dict, list)):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
 def _block(block: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = block.get(key)
     return value if type(value) is dict else _NOTHING
@@ -77,27 +70,27 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
     """
     if isinstance(identity, Fields):
         identity = identity.raw
-    identity_type = _text(identity, "type")
-    account = _text(identity, "accountId")
-    arn = _text(identity, "arn")
-    principal_id = _text(identity, "principalId")
-    user_name = _text(identity, "userName")
-    invoked_by = _text(identity, "invokedBy")
+    identity_type = text_field(identity, "type")
+    account = text_field(identity, "accountId")
+    arn = text_field(identity, "arn")
+    principal_id = text_field(identity, "principalId")
+    user_name = text_field(identity, "userName")
+    invoked_by = text_field(identity, "invokedBy")
     context = _block(identity, "sessionContext")
     issuer = _block(context, "sessionIssuer")
     attributes = _block(context, "attributes")
-    issuer_arn = _text(issuer, "arn")
+    issuer_arn = text_field(issuer, "arn")
     partition = partition_for(arn, issuer_arn, region=region)
     common = {
         "identity_type": identity_type or "",
         "partition": partition,
         "principal_id": principal_id,
         "invoked_by": invoked_by,
-        "creation_date": _creation_date(_text(attributes, "creationDate")),
+        "creation_date": _creation_date(text_field(attributes, "creationDate")),
         "mfa_authenticated": _flag(attributes.get("mfaAuthenticated")),
-        "source_identity": _text(context, "sourceIdentity"),
-        "ec2_role_delivery": _text(context, "ec2RoleDelivery"),
-        "in_scope_of": _text(_block(identity, "inScopeOf"), "credentialsIssuedTo"),
+        "source_identity": text_field(context, "sourceIdentity"),
+        "ec2_role_delivery": text_field(context, "ec2RoleDelivery"),
+        "in_scope_of": text_field(_block(identity, "inScopeOf"), "credentialsIssuedTo"),
     }
 
     if identity_type is None:
@@ -148,7 +141,7 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
             account=account or _account_of(key),
             name=name,
             issuer_arn=issuer_arn,
-            issuer_kind=_issuer_kind(_text(issuer, "type")),
+            issuer_kind=_issuer_kind(text_field(issuer, "type")),
             session_name=name,
             **common,
         )
@@ -166,7 +159,7 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
         return Principal(kind="Service", key=service, name=service, **common)
 
     if identity_type in ("SAMLUser", "WebIdentityUser"):
-        provider = _text(identity, "identityProvider")
+        provider = text_field(identity, "identityProvider")
         who = user_name or principal_id
         if not who:
             raise RecordRejected("incomplete-identity", f"{identity_type} identity without userName or principalId")
@@ -176,10 +169,10 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
 
     if identity_type == "IdentityCenterUser":
         behalf = _block(identity, "onBehalfOf")
-        user_id = _text(behalf, "userId") or principal_id
+        user_id = text_field(behalf, "userId") or principal_id
         if not user_id:
             raise RecordRejected("incomplete-identity", "IdentityCenterUser identity without onBehalfOf.userId")
-        store = _text(behalf, "identityStoreArn")
+        store = text_field(behalf, "identityStoreArn")
         return Principal(
             kind="ExternalIdentity",
             key=f"identitycenter:{user_id}",
@@ -227,7 +220,8 @@ def _assumed_role(
         account=account or _account_of(key),
         name=session_name,
         issuer_arn=issuer_arn,
-        issuer_kind=_issuer_kind(_text(_block(_block(identity, "sessionContext"), "sessionIssuer"), "type")) or "Role",
+        issuer_kind=_issuer_kind(text_field(_block(_block(identity, "sessionContext"), "sessionIssuer"), "type"))
+        or "Role",
         session_name=session_name,
         **common,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef
+from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef, text_field
 from graphtrail.cloudtrail.identity import resolve_principal
 from graphtrail.cloudtrail.redact import redacted_json
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
@@ -48,8 +48,8 @@ def normalize_record(data: dict[str, Any]) -> Event:
     except (ValueError, OverflowError, OSError, TypeError) as exc:
         raise RecordRejected("bad-eventTime", str(exc)) from None
 
-    event_type = _text(data, "eventType")
-    category = _text(data, "eventCategory")
+    event_type = text_field(data, "eventType")
+    category = text_field(data, "eventCategory")
     identity = data.get("userIdentity")
     insight = data.get("insightDetails")
     if not isinstance(insight, dict):
@@ -60,11 +60,13 @@ def normalize_record(data: dict[str, Any]) -> Event:
         management = data.get("managementEvent")
         category = "Data" if management is False or str(management).lower() == "false" else "Management"
 
-    name = _text(data, "eventName") or (_text(insight, "eventName") if category == "Insight" else None)
+    name = text_field(data, "eventName") or (text_field(insight, "eventName") if category == "Insight" else None)
     if name is None:
         raise RecordRejected("missing-eventName", "the record has no eventName")
-    source = _text(data, "eventSource") or (_text(insight, "eventSource") if category == "Insight" else None) or ""
-    region = _text(data, "awsRegion")
+    source = text_field(data, "eventSource")
+    if source is None:
+        source = (text_field(insight, "eventSource") if category == "Insight" else None) or ""
+    region = text_field(data, "awsRegion")
 
     if category == "Insight":
         principal = _INSIGHTS
@@ -75,14 +77,14 @@ def normalize_record(data: dict[str, Any]) -> Event:
         principal = _principal(identity, region)
 
     event_id = _event_id(data)
-    ips, service = _source_ip(_text(data, "sourceIPAddress"))
-    access_key = _text(identity, "accessKeyId")
+    ips, service = _source_ip(text_field(data, "sourceIPAddress"))
+    access_key = text_field(identity, "accessKeyId")
     request = Fields(data.get("requestParameters"))
     response = Fields(data.get("responseElements"))
-    error_code = _text(data, "errorCode")
+    error_code = text_field(data, "errorCode")
     if error_code is None and name in _SIGN_IN_RESULTS and response.get(name) == "Failure":
         # Failed sign-ins carry no errorCode, only responseElements.{ConsoleLogin|CheckMfa}: "Failure".
-        error_code = _text(data, "errorMessage") or "Failure"
+        error_code = text_field(data, "errorMessage") or "Failure"
     return Event(
         event_id=event_id,
         time=time,
@@ -90,22 +92,22 @@ def normalize_record(data: dict[str, Any]) -> Event:
         name=name,
         source=source,
         region=region,
-        account=_text(data, "recipientAccountId") or principal.account,
+        account=text_field(data, "recipientAccountId") or principal.account,
         principal=principal,
         access_key_id=access_key,
         source_ip=ips[0] if ips else None,
         source_ips=ips,
         source_service=service,
-        user_agent=_text(data, "userAgent"),
+        user_agent=text_field(data, "userAgent"),
         error_code=error_code,
-        error_message=_text(data, "errorMessage"),
+        error_message=text_field(data, "errorMessage"),
         read_only=_flag(data.get("readOnly")),
         category=category,
         event_type=event_type,
-        shared_event_id=_text(data, "sharedEventID"),
-        request_id=_text(data, "requestID"),
-        vpc_endpoint_id=_text(data, "vpcEndpointId"),
-        version=_text(data, "eventVersion"),
+        shared_event_id=text_field(data, "sharedEventID"),
+        request_id=text_field(data, "requestID"),
+        vpc_endpoint_id=text_field(data, "vpcEndpointId"),
+        version=text_field(data, "eventVersion"),
         resources=_resources(data.get("resources")),
         console_session=_flag(data.get("sessionCredentialFromConsole")) is True,
         issued=_issued_credential(name, error_code, request, response, access_key, principal.key, principal.kind),
@@ -119,13 +121,6 @@ def normalize_record(data: dict[str, Any]) -> Event:
 _NOTHING: dict[str, Any] = {}
 _SIGN_IN_RESULTS = frozenset({"ConsoleLogin", "CheckMfa"})
 _INSIGHTS = Principal(kind="Service", key="cloudtrail.amazonaws.com", identity_type="Insight")
-
-
-def _text(block: Any, key: str) -> str | None:
-    value = block.get(key)
-    if value is None or value == "" or isinstance(value, (dict, list)):
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 # CloudTrail's own spelling of the keys the normalizer reads, to undo exports that lower-cased them (Lake).
@@ -259,9 +254,9 @@ def _resources(value: Any) -> tuple[ResourceRef, ...]:
     refs = []
     for item in value:
         if isinstance(item, dict):
-            arn = _text(item, "ARN")
+            arn = text_field(item, "ARN")
             if arn:
-                refs.append(ResourceRef(arn=arn, type=_text(item, "type"), account=_text(item, "accountId")))
+                refs.append(ResourceRef(arn=arn, type=text_field(item, "type"), account=text_field(item, "accountId")))
     return tuple(refs)
 
 
@@ -284,7 +279,7 @@ def _event_id(data: dict[str, Any]) -> str:
     would vanish as duplicates, so such ids get the record's content hash appended (still stable, so
     re-ingesting them still deduplicates).
     """
-    given = _text(data, "eventID")
+    given = text_field(data, "eventID")
     if given is not None and _GUID.match(given):
         return given
     return _synthetic_id(data, given)
