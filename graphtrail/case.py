@@ -1,6 +1,6 @@
 """The case: one SQLite file holding events (the evidence), the graph, and what was ingested.
 
-Events are deduplicated on eventID by the primary key. Nodes and edges are the aggregates; they are
+Events are deduplicated on eventID by a unique index. Nodes and edges are the aggregates; they are
 rewritten as a whole at each checkpoint, in the same transaction as the events they summarise, so the
 file is never half-updated.
 """
