@@ -184,14 +184,15 @@ class EdgeState:
                 elif isinstance(mine, dict):
                     _merge_first(mine, value)
 
-    def add_facts(self, facts: Mapping[str, Any], when: str) -> None:
+    def add_facts(self, facts: Mapping[str, Any], when: str, times: int = 1) -> None:
+        """Fold in one event's facts (`times` alike events' facts): numbers add up, flags OR, values union."""
         for name, value in facts.items():
             if value is None:
                 continue
             if isinstance(value, bool):
                 self.facts[name] = bool(self.facts.get(name)) or value
             elif isinstance(value, (int, float)):
-                self.facts[name] = _saturated(self.facts.get(name, 0) + value)
+                self.facts[name] = _saturated(self.facts.get(name, 0) + value * times)
             else:
                 bucket = self.facts.setdefault(name, {})
                 if not isinstance(bucket, dict):
@@ -340,7 +341,7 @@ class GraphAccumulator:
             for when, event_id in samples:
                 edge.sample(when, event_id)
         if effect.facts:
-            edge.add_facts(effect.facts, first)
+            edge.add_facts(effect.facts, first, span.count)
 
         for ref in effect.nodes:
             self._ref(ref, span)
@@ -508,8 +509,9 @@ class EventGroups:
 
     Most of a trail is the same caller making the same call to the same target from the same place again
     and again (Describe*, Decrypt, GetObject). Adding such a group at once gives exactly the graph that
-    adding its events one by one would; events that carry facts, name extra nodes or edges, issue a key or
-    say they came from the console are added one by one.
+    adding its events one by one would (equal facts are part of the group's identity; numbers among them
+    are multiplied by the group's size); events that name extra nodes or edges, issue a key or say they
+    came from the console are added one by one.
     """
 
     def __init__(self, graph: GraphAccumulator) -> None:

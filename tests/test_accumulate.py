@@ -74,3 +74,22 @@ def test_grouped_events_give_the_same_graph_as_one_by_one() -> None:
         groups.add(event, resolve_action(event))
     groups.flush()
     assert _snapshot(grouped) == _snapshot(one_by_one)
+
+
+def test_numbers_in_facts_of_a_group_count_every_event() -> None:
+    import dataclasses
+
+    from graphtrail.accumulate import EventGroups
+
+    record = next(r for r in invictus_records() if r["eventName"] == "Decrypt")
+    event = normalize_record(copy.deepcopy(record))
+    effect = dataclasses.replace(resolve_action(event), facts={"bytes_out": 5, "public": True, "keys": ("a",)})
+    grouped = GraphAccumulator()
+    groups = EventGroups(grouped)
+    for index in range(3):
+        groups.add(event._replace(event_id=f"e{index}"), effect)
+    groups.flush()
+    edge = next(e for e in grouped.edges.values() if e.type == "Decrypt")
+    assert edge.count == 3
+    assert edge.facts["bytes_out"] == 15 and edge.facts["public"] is True and set(edge.facts["keys"]) == {"a"}
+    assert edge.event_ids == ["e0", "e1", "e2"]

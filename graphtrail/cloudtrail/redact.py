@@ -128,36 +128,37 @@ _PLAIN_FIELDS = frozenset(
         "sessionCredentialFromConsole",
     }
 )  # fmt: skip
-_IDENTITY_VERDICTS: dict[bytes, bool] = {}
+# Identical blocks recur (the same caller's userIdentity, the same KMS request thousands of times): each
+# serialized block's verdict is remembered.
+_VERDICTS: dict[bytes, bool] = {}
 
 
 def redacted_json(record: dict[str, Any]) -> bytes:
     """The record as JSON bytes with secrets replaced (the record is redacted in place when it had any).
 
     Each structured field is serialized and searched for a secret-named key; only a field that has one is
-    walked. The same caller's userIdentity recurs in thousands of events, so its verdict is remembered.
+    walked.
     """
     for key in record.keys() - _PLAIN_FIELDS:
         value = record[key]
         if isinstance(value, (dict, list)):
-            if value and _block_names_a_secret(key, value):
+            if value and _block_names_a_secret(value):
                 record[key] = redact_secrets(value)
         elif isinstance(value, str) and _may_hide_secret(value):
             record[key] = _redact_text(value)
     return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
 
 
-def _block_names_a_secret(key: str, block: dict[str, Any] | list[Any]) -> bool:
+def _block_names_a_secret(block: dict[str, Any] | list[Any]) -> bool:
     blob = orjson.dumps(block, option=orjson.OPT_NON_STR_KEYS)
-    if key == "userIdentity":
-        verdict = _IDENTITY_VERDICTS.get(blob)
-        if verdict is None:
-            if len(_IDENTITY_VERDICTS) >= 1 << 16:
-                _IDENTITY_VERDICTS.clear()
-            verdict = _IDENTITY_VERDICTS[blob] = _names_a_secret_key(blob.lower())
-        return verdict
-    lowered = blob.lower()
-    return _has_fragment(lowered) and _names_a_secret_key(lowered)
+    verdict = _VERDICTS.get(blob)
+    if verdict is None:
+        lowered = blob.lower()
+        verdict = _has_fragment(lowered) and _names_a_secret_key(lowered)
+        if len(_VERDICTS) >= 1 << 16:
+            _VERDICTS.clear()
+        _VERDICTS[blob] = verdict
+    return verdict
 
 
 def _has_fragment(lowered: bytes) -> bool:
