@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -404,7 +405,7 @@ class GraphAccumulator:
                     _set_once(props, "role", principal.issuer_arn)
                     _set_once(props, "session_name", principal.session_name)
                 if principal.creation_date is not None:
-                    _set_once(props, "session_created", format_time(principal.creation_date))
+                    _set_once(props, "session_created", _format_cached(principal.creation_date))
                 _set_once(props, "ec2_role_delivery", principal.ec2_role_delivery)
                 _set_once(props, "workload", principal.in_scope_of)
             if event.console_session:
@@ -510,8 +511,8 @@ class EventGroups:
     Most of a trail is the same caller making the same call to the same target from the same place again
     and again (Describe*, Decrypt, GetObject). Adding such a group at once gives exactly the graph that
     adding its events one by one would (equal facts are part of the group's identity; numbers among them
-    are multiplied by the group's size); events that name extra nodes or edges, issue a key or say they
-    came from the console are added one by one.
+    are multiplied by the group's size); events that name extra nodes or edges or issue a key are added
+    one by one.
     """
 
     def __init__(self, graph: GraphAccumulator) -> None:
@@ -571,6 +572,11 @@ _FACT_LIMIT = 2**62  # sums stop here rather than overflow the 64-bit integers J
 
 def _saturated(number: float) -> float:
     return max(-_FACT_LIMIT, min(_FACT_LIMIT, number))
+
+
+@lru_cache(maxsize=1 << 14)
+def _format_cached(moment: datetime) -> str:
+    return format_time(moment)
 
 
 def _set_once(props: dict[str, Any], name: str, value: Any) -> None:
