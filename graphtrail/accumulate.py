@@ -510,9 +510,9 @@ class EventGroups:
 
     Most of a trail is the same caller making the same call to the same target from the same place again
     and again (Describe*, Decrypt, GetObject). Adding such a group at once gives exactly the graph that
-    adding its events one by one would (equal facts are part of the group's identity; numbers among them
-    are multiplied by the group's size); events that name extra nodes or edges or issue a key are added
-    one by one.
+    adding its events one by one would: everything the graph takes from an event but its id and time is
+    part of the group's identity (numbers among the facts are multiplied by the group's size). Events that
+    issue a key are added one by one.
     """
 
     def __init__(self, graph: GraphAccumulator) -> None:
@@ -520,23 +520,20 @@ class EventGroups:
         self._groups: dict[tuple[Any, ...], _Group] = {}
 
     def add(self, event: Event, effect: ActionEffect) -> None:
-        target = effect.target
-        if (
-            effect.facts
-            or effect.nodes
-            or effect.structural
-            or event.issued is not None
-            or event.console_session
-            or target.props
-        ):
+        if event.issued is not None:
+            self.graph.add_event(event, effect)  # every issued key is a node of its own
+            return
+        try:
+            key = (
+                id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
+                event.user_agent, event.region, event.error_code, event.console_session, effect.traversable,
+                _node_key(effect.target), tuple(_node_key(node) for node in effect.nodes), effect.structural,
+                tuple(sorted(effect.facts.items())) if effect.facts else (),
+            )  # fmt: skip
+            group = self._groups.get(key)
+        except TypeError:  # a value that cannot be hashed: nothing to group it with
             self.graph.add_event(event, effect)
             return
-        key = (
-            id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
-            event.user_agent, event.region, event.error_code, effect.traversable,
-            target.key, target.kind, target.account, target.name, target.resource_type,
-        )  # fmt: skip
-        group = self._groups.get(key)
         if group is None:
             self._groups[key] = _Group(event, effect)
         else:
@@ -549,6 +546,11 @@ class EventGroups:
             )
             self.graph.add_event(group.event, group.effect, span, [*group.sample.early, *group.sample.late])
         self._groups.clear()
+
+
+def _node_key(node: NodeRef) -> tuple[Any, ...]:
+    props = tuple(sorted(node.props.items())) if node.props else ()
+    return (node.key, node.kind, node.account, node.name, node.resource_type, props)
 
 
 class _Group:
