@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import time as clock
-from collections import Counter, deque
-from collections.abc import Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from graphtrail.case import Case, pack_record
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
-from graphtrail.errors import RecordRejected
+from graphtrail.errors import GraphtrailError, RecordRejected
 from graphtrail.lineage import Issuance, KeyLineage, KeyUse, resolve_lineage
 from graphtrail.schema import MINTED
 from graphtrail.sources import LogFile, ReadLimits, iter_log_files, read_records
@@ -231,19 +232,72 @@ def read_log_file(
     return result
 
 
-# Set in the parent before the worker pool forks, so tasks are plain indices (LogFile loaders are closures).
+# Set in the parent before the workers fork, so tasks are plain indices (LogFile loaders are closures).
 _WORK: tuple[list[LogFile], ReadLimits, frozenset[str]] | None = None
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and keeps the case consistent."""
+def _work_loop(tasks: Any, results: Any) -> None:
+    """A worker: read the files it is handed until told to stop. Ctrl-C is left to the main process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _read_in_worker(index: int) -> FileResult:
     assert _WORK is not None
     files, limits, known = _WORK
-    return read_log_file(files[index], limits, known=known)
+    while (index := tasks.get()) is not None:
+        try:
+            results.put((index, read_log_file(files[index], limits, known=known), None))
+        except BaseException as exc:  # reported to the main process, which stops the run
+            results.put((index, None, f"{type(exc).__name__}: {exc}"))
+
+
+class _FileWorkers:
+    """Worker processes that read files and hand back results in file order.
+
+    Written out rather than multiprocessing.Pool: a Pool can hang when it is terminated while results are
+    in flight (Ctrl-C, an error in the main process); these workers are simply killed.
+    """
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._tasks = context.SimpleQueue()
+        self._results = context.SimpleQueue()
+        self._processes = [
+            context.Process(target=_work_loop, args=(self._tasks, self._results), daemon=True) for _ in range(workers)
+        ]
+        for process in self._processes:
+            process.start()
+
+    def results(self, count: int, ahead: int) -> Iterator[FileResult]:
+        """Results for files 0..count-1 in order, with at most `ahead` files handed out and not yet used."""
+        submitted = 0
+        ready: dict[int, FileResult] = {}
+        for wanted in range(count):
+            while submitted < count and submitted < wanted + ahead:
+                self._tasks.put(submitted)
+                submitted += 1
+            while wanted not in ready:
+                index, result, error = self._receive()
+                if error is not None:
+                    raise GraphtrailError(f"an ingest worker failed on {index}: {error}")
+                ready[index] = result
+            yield ready.pop(wanted)
+
+    def _receive(self) -> tuple[int, FileResult | None, str | None]:
+        reader = self._results._reader
+        while True:
+            waited = multiprocessing.connection.wait([reader, *(p.sentinel for p in self._processes)], timeout=5.0)
+            if reader in waited:
+                return self._results.get()
+            dead = [p for p in self._processes if not p.is_alive()]
+            if dead:
+                raise GraphtrailError(f"an ingest worker stopped unexpectedly (exit code {dead[0].exitcode})")
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.kill()
+        for process in self._processes:
+            process.join(timeout=5.0)
+        self._tasks.close()
+        self._results.close()
 
 
 class _Run:
@@ -438,12 +492,12 @@ def ingest_paths(
                 run.problem(Problem(item.origin.source, item.reason, item.detail))
         known = frozenset(case.known_file_hashes())
         case.begin()
-        pool = None
+        pool: _FileWorkers | None = None
         try:
             if workers > 1:
                 _WORK = (files, limits, known)
-                pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts)
-                results = _ordered(pool, len(files), workers)
+                pool = _FileWorkers(workers)
+                results: Iterable[FileResult] = pool.results(len(files), ahead=4 * workers)
             else:
                 results = (read_log_file(log_file, limits, known=known) for log_file in files)
             for done, (log_file, result) in enumerate(zip(files, results, strict=True), start=1):
@@ -461,20 +515,8 @@ def ingest_paths(
         finally:
             _WORK = None
             if pool is not None:
-                pool.terminate()
-                pool.join()
+                pool.stop()
     return summary
-
-
-def _ordered(pool: Any, count: int, workers: int) -> Any:
-    """Results in file order, with a bounded number in flight so memory does not grow with the input."""
-    pending: deque[Any] = deque()
-    submitted = 0
-    while submitted < count or pending:
-        while submitted < count and len(pending) < 4 * workers:
-            pending.append(pool.apply_async(_read_in_worker, (submitted,)))
-            submitted += 1
-        yield pending.popleft().get()
 
 
 def _now() -> str:

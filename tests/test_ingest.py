@@ -226,3 +226,33 @@ def test_hostile_numbers_and_dates_are_survived(tmp_path: Path) -> None:
     path.write_bytes(orjson.dumps({"Records": [odd_date, *huge]}))
     summary = ingest_paths([str(path)], tmp_path / "c.case")
     assert summary.events_ingested == 4 and summary.balanced
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from graphtrail.errors import GraphtrailError
+
+    real = ingest_module.read_log_file
+
+    def dying(log_file, limits, **kwargs):  # runs in the forked worker
+        if log_file.source.endswith("1200Z_iLj9fb7yyUG9X4Bf.json"):
+            os._exit(7)
+        return real(log_file, limits, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "read_log_file", dying)
+    with pytest.raises(GraphtrailError, match="exit code 7"):
+        ingest_paths([str(INVICTUS)], tmp_path / "c.case", workers=2)
+    with Case(tmp_path / "c.case") as case:  # nothing half-written
+        assert case.scalar("SELECT count(*) FROM events") == 0
+
+
+def test_an_error_in_a_worker_is_reported_not_hung_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphtrail.errors import GraphtrailError
+
+    def failing(log_file, limits, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ingest_module, "read_log_file", failing)
+    with pytest.raises(GraphtrailError, match="disk on fire"):
+        ingest_paths([str(INVICTUS)], tmp_path / "c.case", workers=2)
