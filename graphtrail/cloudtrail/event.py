@@ -143,9 +143,8 @@ class Principal:
         return self.kind in ("Session", "FederatedUser")
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRef:
-    """An entry of the record's `resources[]` list."""
+class ResourceRef(NamedTuple):
+    """An entry of the record's `resources[]` list (a NamedTuple: built for most events)."""
 
     arn: str
     type: str | None = None
