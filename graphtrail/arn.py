@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
+_SEPARATOR = re.compile(r"[/:]")
 _ACCESS_KEY_RE = re.compile(r"^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}$")
 
 
@@ -21,12 +23,12 @@ class Arn:
     @property
     def resource_type(self) -> str:
         """The part of the resource before the first ``/`` or ``:`` (``user``, ``role``, ``assumed-role``…)."""
-        return re.split(r"[/:]", self.resource, maxsplit=1)[0]
+        return _SEPARATOR.split(self.resource, maxsplit=1)[0]
 
     @property
     def resource_name(self) -> str:
         """The last path element of the resource (a user or role name without its path)."""
-        return re.split(r"[/:]", self.resource)[-1]
+        return _SEPARATOR.split(self.resource)[-1]
 
     def __str__(self) -> str:
         return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
@@ -36,6 +38,12 @@ def parse_arn(text: str | None) -> Arn | None:
     """Split an ARN; None for anything that is not one (logs hold all sorts of strings)."""
     if not text or not isinstance(text, str) or not text.startswith("arn:"):
         return None
+    return _parse_arn(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_arn(text: str) -> Arn | None:
+    """The same ARNs recur in every event of a caller; Arn is immutable, so one parse serves them all."""
     parts = text.split(":", 5)
     if len(parts) != 6 or not parts[1] or not parts[2]:
         return None
