@@ -8,14 +8,26 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 
-def text_field(block: Mapping[str, Any], key: str) -> str | None:
-    """The value at `key` as non-empty text, or None (absent, empty, or a structure where text belongs)."""
-    value = block.get(key)
+def as_text(value: Any) -> str | None:
+    """A CloudTrail value as non-empty text, or None (absent, empty, or a structure where text belongs)."""
     if type(value) is str:
         return value or None
     if value is None or isinstance(value, (dict, list)):
         return None
     return str(value)
+
+
+def text_field(block: Mapping[str, Any], key: str) -> str | None:
+    return as_text(block.get(key))
+
+
+def as_flag(value: Any) -> bool | None:
+    """CloudTrail booleans come as JSON booleans or as the strings "true"/"false" (mfaAuthenticated, Lake)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
 
 
 _MISSING = object()
@@ -97,10 +109,7 @@ class Fields(Mapping[str, Any]):
 
     def text(self, *path: str) -> str | None:
         """The string at `path`, or None when absent, empty or not a scalar."""
-        value = self.get(path[0]) if len(path) == 1 else self.sub(*path[:-1]).get(path[-1])
-        if value is None or value == "" or isinstance(value, (dict, list)):
-            return None
-        return value if isinstance(value, str) else str(value)
+        return as_text(self.get(path[0]) if len(path) == 1 else self.sub(*path[:-1]).get(path[-1]))
 
     @property
     def raw(self) -> Mapping[str, Any]:

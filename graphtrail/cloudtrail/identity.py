@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.event import Fields, Principal, text_field
+from graphtrail.cloudtrail.event import Fields, Principal, as_flag, text_field
 from graphtrail.cloudtrail.timeparse import describe_value, parse_time
 from graphtrail.errors import RecordRejected
 
@@ -45,14 +45,6 @@ def partition_for(*candidates: str | None, region: str | None = None) -> str:
     return "aws"
 
 
-def _flag(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
 def _block(block: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = block.get(key)
     return value if type(value) is dict else _NOTHING
@@ -87,7 +79,7 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
         "principal_id": principal_id,
         "invoked_by": invoked_by,
         "creation_date": _creation_date(text_field(attributes, "creationDate")),
-        "mfa_authenticated": _flag(attributes.get("mfaAuthenticated")),
+        "mfa_authenticated": as_flag(attributes.get("mfaAuthenticated")),
         "source_identity": text_field(context, "sourceIdentity"),
         "ec2_role_delivery": text_field(context, "ec2RoleDelivery"),
         "in_scope_of": text_field(_block(identity, "inScopeOf"), "credentialsIssuedTo"),

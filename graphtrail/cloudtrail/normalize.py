@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef, text_field
+from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef, as_flag, text_field
 from graphtrail.cloudtrail.identity import resolve_principal
 from graphtrail.cloudtrail.redact import redacted_json
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
@@ -101,7 +101,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
         user_agent=text_field(data, "userAgent"),
         error_code=error_code,
         error_message=text_field(data, "errorMessage"),
-        read_only=_flag(data.get("readOnly")),
+        read_only=as_flag(data.get("readOnly")),
         category=category,
         event_type=event_type,
         shared_event_id=text_field(data, "sharedEventID"),
@@ -109,7 +109,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
         vpc_endpoint_id=text_field(data, "vpcEndpointId"),
         version=text_field(data, "eventVersion"),
         resources=_resources(data.get("resources")),
-        console_session=_flag(data.get("sessionCredentialFromConsole")) is True,
+        console_session=as_flag(data.get("sessionCredentialFromConsole")) is True,
         issued=_issued_credential(name, error_code, request, response, access_key, principal.key, principal.kind),
         request=request,
         response=response,
@@ -258,14 +258,6 @@ def _resources(value: Any) -> tuple[ResourceRef, ...]:
             if arn:
                 refs.append(ResourceRef(arn=arn, type=text_field(item, "type"), account=text_field(item, "accountId")))
     return tuple(refs)
-
-
-def _flag(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
 
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
