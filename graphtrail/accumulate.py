@@ -68,8 +68,29 @@ class Span:
     count: int = 1
 
 
+class _Seen:
+    """First and last seen, widened by every sighting (a node's and an edge's alike)."""
+
+    __slots__ = ()
+    first_seen: str | None
+    last_seen: str | None
+
+    def seen(self, when: str | Span) -> None:
+        first, last = (when.first, when.last) if isinstance(when, Span) else (when, when)
+        if self.first_seen is None or first < self.first_seen:
+            self.first_seen = first
+        if self.last_seen is None or last > self.last_seen:
+            self.last_seen = last
+
+    def widen(self, other: _Seen) -> None:
+        """Take in another's span of sightings (merging aggregates built from other events)."""
+        for when in (other.first_seen, other.last_seen):
+            if when is not None:
+                self.seen(when)
+
+
 @dataclass(slots=True)
-class NodeState:
+class NodeState(_Seen):
     key: str
     kind: str
     account: str | None = None
@@ -78,20 +99,13 @@ class NodeState:
     last_seen: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
 
-    def seen(self, when: str) -> None:
-        if self.first_seen is None or when < self.first_seen:
-            self.first_seen = when
-        if self.last_seen is None or when > self.last_seen:
-            self.last_seen = when
 
     def merge(self, other: NodeState) -> None:
         if self.kind in _VAGUE_KINDS and other.kind not in _VAGUE_KINDS:
             self.kind = other.kind
         self.account = _prefer(self.account, other.account)
         self.name = _prefer(self.name, other.name)
-        for when in (other.first_seen, other.last_seen):
-            if when is not None:
-                self.seen(when)
+        self.widen(other)
         for name, value in other.props.items():
             mine = self.props.get(name)
             if isinstance(value, dict) and isinstance(mine, dict):
@@ -109,7 +123,7 @@ _OR_PROPS = frozenset({"temporary", "console", "is_aws"})
 
 
 @dataclass(slots=True)
-class EdgeState:
+class EdgeState(_Seen):
     src: str
     type: str
     dst: str
@@ -127,11 +141,6 @@ class EdgeState:
     late: list[tuple[str, str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def seen(self, when: str) -> None:
-        if self.first_seen is None or when < self.first_seen:
-            self.first_seen = when
-        if self.last_seen is None or when > self.last_seen:
-            self.last_seen = when
 
     def sample(self, when: str, event_id: str) -> None:
         item = (when, event_id)
@@ -160,10 +169,7 @@ class EdgeState:
         """Fold in the aggregate of the same edge built from other events."""
         self.count += other.count
         self.error_count += other.error_count
-        if other.first_seen is not None:
-            self.seen(other.first_seen)
-        if other.last_seen is not None:
-            self.seen(other.last_seen)
+        self.widen(other)
         self.traversable = self.traversable or other.traversable
         for code, count in other.errors.items():
             self.errors[code] = self.errors.get(code, 0) + count
@@ -247,11 +253,7 @@ class GraphAccumulator:
             state.account = _prefer(state.account, account)
         if name and name != state.name:
             state.name = _prefer(state.name, name)
-        if isinstance(when, Span):
-            state.seen(when.first)
-            state.seen(when.last)
-        else:
-            state.seen(when)
+        state.seen(when)
         return state
 
     def edge(self, src: str, type_: str, dst: str, when: str | Span) -> EdgeState:
@@ -259,11 +261,7 @@ class GraphAccumulator:
         state = self.edges.get(key)
         if state is None:
             state = self.edges[key] = EdgeState(src=src, type=type_, dst=dst)
-        if isinstance(when, Span):
-            state.seen(when.first)
-            state.seen(when.last)
-        else:
-            state.seen(when)
+        state.seen(when)
         return state
 
     def _structural(self, src: str, type_: str, dst: str, span: Span) -> None:
