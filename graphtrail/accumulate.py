@@ -99,7 +99,6 @@ class NodeState(_Seen):
     last_seen: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
 
-
     def merge(self, other: NodeState) -> None:
         if self.kind in _VAGUE_KINDS and other.kind not in _VAGUE_KINDS:
             self.kind = other.kind
@@ -140,7 +139,6 @@ class EdgeState(_Seen):
     early: list[tuple[str, str]] = field(default_factory=list)
     late: list[tuple[str, str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
-
 
     def sample(self, when: str, event_id: str) -> None:
         item = (when, event_id)
@@ -215,6 +213,7 @@ class GraphAccumulator:
         self.nodes: dict[str, NodeState] = {}
         self.edges: dict[tuple[str, str, str], EdgeState] = {}
         self._ip_ranges = ip_ranges or shipped_ip_ranges()
+        self._witnessed: dict[tuple[str, str, str], None] = {}  # structural edges of the event being added
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent between processes without the address table, which every process loads for itself.
@@ -224,6 +223,7 @@ class GraphAccumulator:
         self.nodes = state["nodes"]
         self.edges = state["edges"]
         self._ip_ranges = shipped_ip_ranges()
+        self._witnessed = {}
 
     def merge(self, other: GraphAccumulator) -> None:
         """Fold in an accumulator built from other events (a file aggregated in a worker process)."""
@@ -265,7 +265,8 @@ class GraphAccumulator:
         return state
 
     def _structural(self, src: str, type_: str, dst: str, span: Span) -> None:
-        self.edge(src, type_, dst, span).count += span.count
+        """Note a structural edge the event shows; applied once per event however many routes name it."""
+        self._witnessed[(src, type_, dst)] = None
 
     def _in_account(self, key: str, account: str | None, span: Span) -> None:
         if account and (arns.is_account_id(account) or account == "anonymous") and key != account:
@@ -353,6 +354,12 @@ class GraphAccumulator:
         issued = event.issued
         if issued is not None and issued.access_key_id:
             self._issued_key(event, span)
+
+        # An STS call's rule and its issued credential both name the key's AUTHENTICATES edge, a role both
+        # as a target and as a session's role: count each structural edge once for this event.
+        for src, type_, dst in self._witnessed:
+            self.edge(src, type_, dst, span).count += span.count
+        self._witnessed.clear()
 
     def _principal(self, principal: Principal, span: Span) -> NodeState:
         state = self.node(principal.key, principal.kind, span, account=principal.account, name=principal.name)

@@ -93,3 +93,14 @@ def test_numbers_in_facts_of_a_group_count_every_event() -> None:
     assert edge.count == 3
     assert edge.facts["bytes_out"] == 15 and edge.facts["public"] is True and set(edge.facts["keys"]) == {"a"}
     assert edge.event_ids == ["e0", "e1", "e2"]
+
+
+def test_an_issuing_event_counts_each_structural_edge_once() -> None:
+    # The AssumeRole rule and the issued credential both name key -> session and session -> role.
+    records = load_records(STRATUS / "aws.defense-evasion.organizations-leave.json")
+    assume = next(r for r in records if r["eventName"] == "AssumeRole")
+    graph = _accumulate([assume])
+    structural = {
+        key: edge.count for key, edge in graph.edges.items() if key[1] in ("AUTHENTICATES", "SESSION_OF", "IN_ACCOUNT")
+    }
+    assert structural and set(structural.values()) == {1}
