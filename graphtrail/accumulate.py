@@ -413,6 +413,7 @@ class GraphAccumulator:
                     _set_once(props, "session_created", _format_cached(principal.creation_date))
                 _set_once(props, "ec2_role_delivery", principal.ec2_role_delivery)
                 _set_once(props, "workload", principal.in_scope_of)
+                _set_once(props, "workload_type", principal.in_scope_type)
             if event.console_session:
                 props["console"] = True
             self._structural(key, AUTHENTICATES, principal.key, span)

@@ -393,6 +393,7 @@ def finalize_lineage(case: Case, acc: GraphAccumulator) -> list[EdgeState]:
             session_created=node.props.get("session_created"),
             ec2_role_delivery=node.props.get("ec2_role_delivery"),
             workload=node.props.get("workload"),
+            workload_type=node.props.get("workload_type"),
             acts_as_kind=_kind_of(acc, node.props.get("owner")),
             console=bool(node.props.get("console")),
         )

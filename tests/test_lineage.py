@@ -181,3 +181,24 @@ def test_session_match_never_borrows_an_issuance_that_named_another_key() -> Non
     using["userIdentity"]["accessKeyId"] = "ASIAANOTHERKEY000001"  # same session, a key no response names
     lineage = resolve_lineage([_issuance(r) for r in issuing], [_use(using)])
     assert lineage["ASIAANOTHERKEY000001"].method == "unresolved"
+
+
+def test_workload_session_without_issuing_event_is_attributed_by_its_scope() -> None:
+    from graphtrail.cloudtrail.event import Fields
+    from graphtrail.cloudtrail.identity import resolve_principal
+
+    identity = {
+        "type": "AssumedRole", "principalId": "AROAEXAMPLE:task", "accountId": "112233445566",
+        "arn": "arn:aws:sts::112233445566:assumed-role/task-role/abc123",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::112233445566:role/task-role"}},
+        "inScopeOf": {"issuerType": "AWS::ECS::Task", "credentialsIssuedTo": "arn:aws:ecs:eu-central-1:112233445566:task/c/abc123"},
+    }  # fmt: skip
+    principal = resolve_principal(Fields(identity))
+    assert principal.in_scope_type == "AWS::ECS::Task"
+    use = KeyUse(
+        access_key_id="ASIAECSTASK000000001", acts_as=principal.key, role_arn=principal.issuer_arn,
+        session_name=principal.session_name, session_created=None, ec2_role_delivery=None,
+        workload=principal.in_scope_of, workload_type=principal.in_scope_type, acts_as_kind="Session",
+    )  # fmt: skip
+    hop = resolve_lineage([], [use])["ASIAECSTASK000000001"]
+    assert (hop.method, hop.issuer) == ("workload", "ecs-tasks.amazonaws.com")

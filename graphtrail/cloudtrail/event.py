@@ -145,6 +145,7 @@ class Principal:
     ec2_role_delivery: str | None = None
     invoked_by: str | None = None
     in_scope_of: str | None = None  # inScopeOf.credentialsIssuedTo (the Lambda function etc.)
+    in_scope_type: str | None = None  # inScopeOf.issuerType (AWS::Lambda::Function, AWS::ECS::Task, ...)
     provider: str | None = None  # SAML / OIDC / Identity Center
 
     @property

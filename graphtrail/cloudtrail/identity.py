@@ -83,6 +83,7 @@ def resolve_principal(identity: Mapping[str, Any], *, region: str | None = None)
         "source_identity": text_field(context, "sourceIdentity"),
         "ec2_role_delivery": text_field(context, "ec2RoleDelivery"),
         "in_scope_of": text_field(_block(identity, "inScopeOf"), "credentialsIssuedTo"),
+        "in_scope_type": text_field(_block(identity, "inScopeOf"), "issuerType"),
     }
 
     if identity_type is None:
