@@ -266,5 +266,133 @@ def export(case_path: Path, fmt: str, output: Path | None) -> None:
     err.print(Text(f"wrote {output} ({graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges)"))
 
 
+def _scenario_list(value: str | None) -> list[str] | None:
+    if value is None or value.strip().lower() == "all":
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the trail (AWSLogs/…) and ground_truth.json into; must be empty or new.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same options: byte-identical output.")
+@click.option(
+    "--accounts",
+    type=click.IntRange(4, 50),
+    default=5,
+    show_default=True,
+    help="Accounts in the organisation: management, tooling, prod, dev, backup, then workload-N.",
+)
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True, help="Days of activity.")
+@click.option(
+    "--events",
+    type=click.IntRange(1),
+    default=100_000,
+    show_default=True,
+    help="Event budget; met within a few percent (scheduled activity alone may need more on tiny budgets).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-11-02",
+    show_default=True,
+    help="First day (UTC).",
+)
+@click.option(
+    "--scenarios",
+    "scenario_names_text",
+    default="all",
+    show_default=True,
+    help="Comma-separated scenario names to inject (attacks and decoys), or 'all'. See --list.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier simulation in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
+def simulate(
+    out_dir: Path | None,
+    seed: int,
+    accounts: int,
+    days: int,
+    events: int,
+    start: Any,
+    scenario_names_text: str,
+    list_only: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Write realistic CloudTrail of a whole organisation, with known attacks and decoys, and their ground truth.
+
+    The trail is an organization trail's S3 layout (AWSLogs/o-…/<account>/CloudTrail/<region>/…, files every
+    ~5 minutes per account and Region, digests beside them): ingest it with `graphtrail ingest OUT`.
+    OUT/ground_truth.json lists, per attack, the attacker's keys, principals and IPs and the ordered steps
+    with their event ids, and per decoy the attack it imitates. Addresses, accounts and people are invented.
+    """
+    from datetime import UTC
+
+    from graphtrail.simulate import SimulationConfig, SimulationProgress
+    from graphtrail.simulate import simulate as run_simulation
+    from graphtrail.simulate.scenarios import all_scenarios
+
+    if list_only:
+        rows = [(spec.name, spec.kind, spec.title) for spec in all_scenarios()]
+        if as_json:
+            _print_json([{"name": n, "kind": k, "title": t} for n, k, t in rows])
+        else:
+            _table("scenarios", ("name", "kind", "what it is"), rows)
+        return
+    if out_dir is None:
+        raise click.UsageError("Missing option '--out' (the folder to write into).")
+    config = SimulationConfig(
+        out=out_dir,
+        seed=seed,
+        accounts=accounts,
+        days=days,
+        events=events,
+        scenarios=_scenario_list(scenario_names_text),
+        start=start.replace(tzinfo=UTC),
+        overwrite=overwrite,
+    )
+    with Progress(
+        TextColumn("[bold]simulate[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("hours  {task.fields[events]:,} events"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("simulate", total=days * 24, events=0)
+
+        def progress(state: SimulationProgress) -> None:
+            bar.update(task, completed=state.hours_done, events=state.events)
+
+        summary = run_simulation(config, progress)
+    if as_json:
+        _print_json(summary.as_dict())
+        return
+    data = summary.as_dict()
+    table = Table(title=Text(f"simulated into {out_dir}"), show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("events", f"{summary.events:,} (budget {summary.budget:,})")
+    table.add_row("duplicate deliveries", f"{summary.duplicates:,}")
+    table.add_row("log files", f"{summary.files:,} ({summary.bytes_written / 1e6:.1f} MB gzip, with digests)")
+    table.add_row("digest files", f"{summary.digests:,}")
+    table.add_row("attacks", ", ".join(summary.attacks) or "none")
+    table.add_row("decoys", ", ".join(summary.decoys) or "none")
+    table.add_row("ground truth", data["ground_truth"])
+    table.add_row("time", f"{summary.seconds:.1f} s, {summary.events_per_second:,.0f} events/s")
+    out.print(table)
+    if summary.scheduled_over_budget:
+        err.print(
+            "note: the organisation's scheduled activity alone exceeds --events; use fewer --days or a larger budget"
+        )
+
+
 if __name__ == "__main__":
     main()

@@ -535,6 +535,8 @@ class _FileReader:
             yield self._skip("digest", "a CloudTrail digest object", line, whole)
         elif kind == "control-message":
             yield self._skip("control-message", "a CloudWatch Logs control message", line, whole)
+        elif kind == "ground-truth":
+            yield self._skip("ground-truth", "the ground truth of a graphtrail simulation", line, whole)
         else:
             detail = "a JSON object with no CloudTrail fields and no known envelope"
             yield self._reject("not-cloudtrail", detail, line, whole_file=whole)
@@ -688,6 +690,10 @@ class _Failed:
 _FAILED: Final = _Failed()
 
 
+# `ground_truth.json` beside simulated logs names its maker, so ingest skips it instead of rejecting it.
+GROUND_TRUTH_TOOL = "graphtrail simulate"
+
+
 def _classify(value: dict[str, Any]) -> str:
     """Name what a JSON object is: a record, a known envelope, a digest, or unknown. Cheapest checks first."""
     if "eventTime" in value:
@@ -712,6 +718,8 @@ def _classify(value: dict[str, Any]) -> str:
         return "elastic-hits"
     if "digestStartTime" in value and "logFiles" in value:
         return "digest"
+    if type(value.get("generator")) is dict and value["generator"].get("tool") == GROUND_TRUTH_TOOL:
+        return "ground-truth"
     if _RECORD_KEYS.isdisjoint(value):
         return "unknown"
     if "@timestamp" in value:
