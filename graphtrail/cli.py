@@ -213,8 +213,10 @@ def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
     if not rows:
         return
     table = Table(title=title, title_justify="left")
+    numbers = all(isinstance(row[-1], int) for row in rows)
     for index, column in enumerate(columns):
-        table.add_column(column, justify="right" if index == len(columns) - 1 else "left", overflow="fold")
+        last = index == len(columns) - 1
+        table.add_column(column, justify="right" if last and numbers else "left", overflow="fold")
     for row in rows:
         table.add_row(*(Text(f"{value:,}" if isinstance(value, int) else str(value)) for value in row))
     out.print(table)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
-from graphtrail.arn import s3_bucket_arn, user_arn
+from graphtrail.arn import role_arn, s3_bucket_arn, user_arn
 from graphtrail.simulate.callers import Caller
 from graphtrail.simulate.ids import java_time
 from graphtrail.simulate.org import HOME_REGION, TRAIL_NAME
@@ -42,10 +43,13 @@ def call(
     fail: bool = False,
     action: str | None = None,
     on: str = "*",
+    error: tuple[str, str] | None = None,
     **extra: Any,
 ) -> Timed:
-    """Any call; a denied one names the IAM action (`action`, default service:Name) and resource (`on`)."""
-    error = None
+    """Any call; a denied one names the IAM action (`action`, default service:Name) and resource (`on`).
+
+    `error` (errorCode, errorMessage) writes a refusal other than access denied.
+    """
     if fail:
         error = denied(caller, action or f"{source.split('.')[0]}:{name}", on, source)
     return world.records.call(
@@ -77,11 +81,19 @@ def attach_user_policy(world: World, t: int, caller: Caller, user: str, policy: 
     return call(world, t, caller, IAM, "AttachUserPolicy", params={"userName": user, "policyArn": policy})
 
 
-def create_access_key(world: World, t: int, caller: Caller, user: str, account: str) -> tuple[Timed, str]:
-    """CreateAccessKey for `user` (in `account`); returns the call and the new AKIA key (its secret is never logged)."""
-    key = world.mint.access_key(account, temporary=False)
-    response = {"accessKey": {"accessKeyId": key, "status": "Active", "userName": user, "createDate": java_time(t)}}
-    return call(world, t, caller, IAM, "CreateAccessKey", params={"userName": user}, response=response), key
+def create_access_key(world: World, t: int, caller: Caller, user: str | None = None) -> tuple[Timed, str]:
+    """CreateAccessKey for `user`, or with no userName for the caller itself (the only way root gets a key).
+
+    Returns the call and the new AKIA key (its secret is never logged); IAM keys live in the caller's account.
+    """
+    key = world.mint.access_key(caller.account, temporary=False)
+    named = {"userName": user} if user is not None else {}
+    response = {"accessKey": {"accessKeyId": key, "status": "Active", **named, "createDate": java_time(t)}}
+    return call(world, t, caller, IAM, "CreateAccessKey", params=named or None, response=response), key
+
+
+def list_access_keys(world: World, t: int, caller: Caller, user: str) -> Timed:
+    return call(world, t, caller, IAM, "ListAccessKeys", params={"userName": user})
 
 
 def update_access_key(world: World, t: int, caller: Caller, user: str, key: str, status: str) -> Timed:
@@ -94,7 +106,9 @@ def delete_access_key(world: World, t: int, caller: Caller, user: str, key: str)
     return call(world, t, caller, IAM, "DeleteAccessKey", params={"userName": user, "accessKeyId": key})
 
 
-def create_login_profile(world: World, t: int, caller: Caller, user: str) -> Timed:
+def create_login_profile(world: World, t: int, caller: Caller, user: str, *, exists: bool = False) -> Timed:
+    """CreateLoginProfile; `exists=True`: the user already has a password, so IAM refuses (EntityAlreadyExists)."""
+    error = ("EntityAlreadyExistsException", f"Login Profile for User {user} already exists.") if exists else None
     response = {"loginProfile": {"userName": user, "createDate": java_time(t), "passwordResetRequired": False}}
     return call(
         world,
@@ -104,11 +118,52 @@ def create_login_profile(world: World, t: int, caller: Caller, user: str) -> Tim
         "CreateLoginProfile",
         params={"userName": user, "passwordResetRequired": False},
         response=response,
+        error=error,
     )
 
 
 def update_login_profile(world: World, t: int, caller: Caller, user: str) -> Timed:
     return call(world, t, caller, IAM, "UpdateLoginProfile", params={"userName": user})
+
+
+def get_role(world: World, t: int, caller: Caller, role: str) -> Timed:
+    return call(world, t, caller, IAM, "GetRole", params={"roleName": role})
+
+
+def create_role(
+    world: World, t: int, caller: Caller, name: str, path: str, principal: dict[str, Any]
+) -> tuple[Timed, str]:
+    """CreateRole trusting `principal`; returns the call and the new role's ARN.
+
+    The trust policy goes in as a JSON string and comes back URL-encoded, as IAM logs it.
+    """
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        },
+        separators=(",", ":"),
+    )
+    arn = role_arn("aws", caller.account, name, path)
+    role_id = world.mint.unique_id("AROA", caller.account)
+    response = {
+        "role": {
+            "path": path,
+            "roleName": name,
+            "roleId": role_id,
+            "arn": arn,
+            "createDate": java_time(t),
+            "assumeRolePolicyDocument": quote(document, safe=""),
+        }
+    }
+    params = {"path": path, "roleName": name, "assumeRolePolicyDocument": document, "maxSessionDuration": 3600}
+    return call(world, t, caller, IAM, "CreateRole", params=params, response=response), arn
+
+
+def put_role_policy(world: World, t: int, caller: Caller, role: str, name: str, policy: dict[str, Any]) -> Timed:
+    """PutRolePolicy: the inline policy `name` on `role`, its document a compact JSON string."""
+    params = {"roleName": role, "policyName": name, "policyDocument": json.dumps(policy, separators=(",", ":"))}
+    return call(world, t, caller, IAM, "PutRolePolicy", params=params)
 
 
 def update_assume_role_policy(world: World, t: int, caller: Caller, role: str, trusted: list[str]) -> Timed:
@@ -157,17 +212,11 @@ def object_call(
     fail: bool = False,
 ) -> Timed:
     """GetObject / PutObject / DeleteObject: data events, with bytes and the object and bucket as resources."""
-    transferred = {
-        "bytesTransferredIn": size if name == "PutObject" else 0,
-        "bytesTransferredOut": size if name == "GetObject" else 0,
-    }
-    additional = {
-        "SignatureVersion": "SigV4",
-        "CipherSuite": "TLS_AES_128_GCM_SHA256",
-        **transferred,
-        "AuthenticationMethod": "AuthHeader",
-        "x-amz-id-2": world.mint.base64(76),
-    }
+    additional = _data_event_details(
+        world,
+        bytes_in=size if name == "PutObject" else 0,
+        bytes_out=size if name == "GetObject" else 0,
+    )
     resources = [
         resource(f"{s3_bucket_arn(bucket)}/{key}", "AWS::S3::Object"),
         resource(s3_bucket_arn(bucket), "AWS::S3::Bucket", owner),
@@ -191,6 +240,65 @@ def object_call(
     )
 
 
+def list_objects(
+    world: World,
+    t: int,
+    caller: Caller,
+    bucket: str,
+    owner: str,
+    prefix: str = "",
+    *,
+    delimiter: bool = True,
+    region: str = HOME_REGION,
+    listing_bytes: tuple[int, int] = (900, 60_000),
+    fail: bool = False,
+) -> Timed:
+    """ListObjectsV2 as CloudTrail logs it: a data event named ListObjects with `list-type` 2.
+
+    `delimiter=False` lists every key under the prefix (as `aws s3 sync` does) instead of one level;
+    the response's size is drawn from `listing_bytes`.
+    """
+    params = {
+        "list-type": "2",
+        "bucketName": bucket,
+        "encoding-type": "url",
+        "prefix": prefix,
+        "Host": f"{bucket}.s3.{region}.amazonaws.com",
+    }
+    if delimiter:
+        params["delimiter"] = "/"
+    additional = _data_event_details(world, bytes_in=0, bytes_out=world.rng.randint(*listing_bytes))
+    bucket_arn = s3_bucket_arn(bucket)
+    return call(
+        world,
+        t,
+        caller,
+        S3,
+        "ListObjects",
+        region=region,
+        params=params,
+        fail=fail,
+        action="s3:ListBucket",
+        on=bucket_arn,
+        additional=additional,
+        resources=[resource(bucket_arn, "AWS::S3::Bucket", owner)],
+        data_event=True,
+        recipient=owner,
+    )
+
+
+def _data_event_details(world: World, *, bytes_in: int, bytes_out: int) -> dict[str, Any]:
+    """The additionalEventData S3 writes on every data event: signing, TLS, bytes moved and its x-amz-id-2."""
+    return {
+        "SignatureVersion": "SigV4",
+        "CipherSuite": "TLS_AES_128_GCM_SHA256",
+        "bytesTransferredIn": bytes_in,
+        "bytesTransferredOut": bytes_out,
+        "AuthenticationMethod": "AuthHeader",
+        "x-amz-id-2": world.mint.base64(76),
+    }
+
+
 def put_bucket_policy(world: World, t: int, caller: Caller, bucket: str, principal: Any, owner: str) -> Timed:
     policy = {
         "Version": "2012-10-17",
@@ -204,15 +312,8 @@ def put_bucket_policy(world: World, t: int, caller: Caller, bucket: str, princip
             }
         ],
     }
-    params = {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "bucketPolicy": policy, "policy": ""}
-    return call(
-        world,
-        t,
-        caller,
-        S3,
-        "PutBucketPolicy",
-        params=params,
-        resources=[resource(s3_bucket_arn(bucket), "AWS::S3::Bucket", owner)],
+    return _bucket_configuration(
+        world, t, caller, "PutBucketPolicy", bucket, owner, {"bucketPolicy": policy, "policy": ""}
     )
 
 
@@ -242,19 +343,28 @@ def put_bucket_replication(
             },
         },
     }
-    params = {
-        "bucketName": bucket,
-        "Host": f"{bucket}.s3.amazonaws.com",
-        "replication": "",
-        "ReplicationConfiguration": configuration,
-    }
+    return _bucket_configuration(
+        world,
+        t,
+        caller,
+        "PutBucketReplication",
+        bucket,
+        owner,
+        {"replication": "", "ReplicationConfiguration": configuration},
+    )
+
+
+def _bucket_configuration(
+    world: World, t: int, caller: Caller, name: str, bucket: str, owner: str, params: dict[str, Any]
+) -> Timed:
+    """A bucket configuration call (management event): the bucket's global virtual host, the bucket as resource."""
     return call(
         world,
         t,
         caller,
         S3,
-        "PutBucketReplication",
-        params=params,
+        name,
+        params={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", **params},
         resources=[resource(s3_bucket_arn(bucket), "AWS::S3::Bucket", owner)],
     )
 
@@ -336,6 +446,13 @@ def describe(
 
 def trail_arn_of(account: str) -> str:
     return f"arn:aws:cloudtrail:{HOME_REGION}:{account}:trail/{TRAIL_NAME}"
+
+
+def describe_trails(world: World, t: int, caller: Caller) -> Timed:
+    """DescribeTrails as the CLI sends it: every trail, shadow trails (other Regions' copies) included."""
+    return call(
+        world, t, caller, CLOUDTRAIL, "DescribeTrails", params={"trailNameList": [], "includeShadowTrails": True}
+    )
 
 
 def stop_logging(world: World, t: int, caller: Caller, trail: str) -> Timed:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from graphtrail.simulate import api, callers, sts
 from graphtrail.simulate.callers import Caller
-from graphtrail.simulate.org import CONSOLE_UA, HOME_REGION, SECOND_REGION, Person, Workload
+from graphtrail.simulate.org import HOME_REGION, SECOND_REGION, Person, Workload
 from graphtrail.simulate.records import Timed
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.workloads import workload_caller, workload_session
@@ -91,14 +91,9 @@ class Baseline:
             return None
         sign_in = local_midnight + 8 * HOUR + stream.rng.randint(0, 100 * 60)
         account = person.accounts[(day_start // DAY) % len(person.accounts)]
-        role = self.org.sso_roles[(account, person.permission_set)]
-        issued = sts.assume_role_with_saml(stream, sign_in, person, role, self.org.saml_providers[account])
-        console = issued.caller(ip=person.ip, user_agent=CONSOLE_UA, console=True)
-        login = sts.console_login(
-            stream, sign_in + stream.rng.randint(1, 3), console.at(user_agent=person.browser), mfa=False
-        )
+        signed_in = sts.sso_console_sign_in(stream, sign_in, person, account, person.permission_set)
         sign_out = sign_in + WORKDAY_HOURS * HOUR + stream.rng.randint(-3600, 3600)
-        return WorkDay(person, account, sign_in, sign_out, console, [*issued.calls, login])
+        return WorkDay(person, account, sign_in, sign_out, signed_in.console, signed_in.calls)
 
     def weight(self, hour_start: int) -> float:
         """How busy the hour is (the routine budget is shared out in proportion)."""
@@ -417,6 +412,25 @@ def _object(name: str) -> RoutineCall:
     return make
 
 
+def _own_role(name: str) -> RoutineCall:
+    """An IAM read about one of the caller's account's roles (what AWS Config records)."""
+
+    def make(world: World, t: int, caller: Caller) -> Timed:
+        roles = world.org.roles_of(caller.account)
+        return api.call(world, t, caller, api.IAM, name, params={"roleName": world.rng.choice(roles).name})
+
+    return make
+
+
+def _own_bucket_acl(world: World, t: int, caller: Caller) -> Timed:
+    buckets = [name for name in world.org.buckets.values() if name.endswith(caller.account)]
+    if not buckets:
+        return api.list_buckets(world, t, caller)
+    bucket = world.rng.choice(buckets)
+    params = {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "acl": ""}
+    return api.call(world, t, caller, api.S3, "GetBucketAcl", params=params)
+
+
 def _trail_data_key(world: World, t: int, caller: Caller) -> Timed:
     org = world.org
     key = f"arn:aws:kms:{HOME_REGION}:{org.management}:key/{org.kms_keys[(org.management, HOME_REGION)]}"
@@ -477,10 +491,10 @@ LAMBDA_MENU: tuple[RoutineCall, ...] = (_kms("Decrypt"), _secret, _object("PutOb
 CONFIG_MENU: tuple[RoutineCall, ...] = (
     _read(api.EC2, "DescribeSecurityGroups"),
     _read(api.EC2, "DescribeInstances"),
-    _global_read(api.IAM, "GetRole"),
-    _global_read(api.IAM, "ListAttachedRolePolicies"),
+    _own_role("GetRole"),
+    _own_role("ListAttachedRolePolicies"),
     _read(api.EC2, "DescribeNetworkInterfaces"),
-    _global_read(api.S3, "GetBucketAcl"),
+    _own_bucket_acl,
     _read("rds.amazonaws.com", "DescribeDBSnapshots"),
 )
 TRAIL_MENU: tuple[RoutineCall, ...] = (_trail_data_key,)

@@ -173,8 +173,15 @@ class Organization:
     def role(self, account: str, name: str) -> Role:
         return self.roles[(account, name)]
 
+    def roles_of(self, account: str) -> list[Role]:
+        return [role for (owner, _), role in self.roles.items() if owner == account]
+
     def workloads_of(self, kind: str) -> list[Workload]:
         return [w for w in self.workloads if w.kind == kind]
+
+    def people_with(self, permission_set: str, account: str) -> list[Person]:
+        """Who can sign in to `account` with `permission_set`, in the people's fixed order."""
+        return [p for p in self.people if p.permission_set == permission_set and account in p.accounts]
 
     @property
     def deploy_targets(self) -> list[str]:

@@ -14,8 +14,8 @@ from typing import Any
 from graphtrail.arn import assumed_role_arn, federated_user_arn
 from graphtrail.simulate import callers
 from graphtrail.simulate.callers import Caller
-from graphtrail.simulate.ids import java_time
-from graphtrail.simulate.org import HOME_REGION, IamUser, Person, Role
+from graphtrail.simulate.ids import iso_time, java_time
+from graphtrail.simulate.org import CONSOLE_UA, HOME_REGION, IamUser, Person, Role
 from graphtrail.simulate.records import Record, Timed, resource
 from graphtrail.simulate.world import World
 
@@ -206,3 +206,39 @@ def console_login(
         identity=identity,
         read_only=False,
     )
+
+
+def console_session(world: World, signer: Caller, signed_in: int, *, mfa: bool = False) -> Caller:
+    """The console session a root or IAM user's password sign-in opens, for the calls made in the browser after it.
+
+    The signer's identity with the temporary key AWS hands the browser, and the sign-in time as creationDate:
+    what ties the key to its ConsoleLogin.
+    """
+    if signer.identity.get("type") not in ("Root", "IAMUser"):
+        raise ValueError("a role session's console caller comes from the call that issued its credentials")
+    key = world.mint.access_key(signer.account, temporary=True)
+    context = {"attributes": {"creationDate": iso_time(signed_in), "mfaAuthenticated": "true" if mfa else "false"}}
+    identity = {**signer.identity, "accessKeyId": key, "sessionContext": context}
+    return dataclasses.replace(signer, identity=identity, access_key=key, user_agent=CONSOLE_UA, console=True)
+
+
+@dataclass(frozen=True)
+class ConsoleSignIn:
+    """A person's way into an account through Identity Center: the federation, then the console sign-in."""
+
+    federation: Issued  # AssumeRoleWithSAML and the session key it handed out
+    login: Timed  # ConsoleLogin, written as the browser made it
+    console: Caller  # the session as the console's own calls carry it
+
+    @property
+    def calls(self) -> list[Timed]:
+        return [*self.federation.calls, self.login]
+
+
+def sso_console_sign_in(world: World, t: int, person: Person, account: str, permission_set: str) -> ConsoleSignIn:
+    """AssumeRoleWithSAML into `account` with the permission set's role, then ConsoleLogin a moment later."""
+    role = world.org.sso_roles[(account, permission_set)]
+    federation = assume_role_with_saml(world, t, person, role, world.org.saml_providers[account])
+    console = federation.caller(ip=person.ip, user_agent=CONSOLE_UA, console=True)
+    login = console_login(world, t + world.rng.randint(1, 3), console.at(user_agent=person.browser), mfa=False)
+    return ConsoleSignIn(federation, login, console)

@@ -29,7 +29,8 @@ from graphtrail.simulate.org import REGIONS, TRAIL_NAME, Organization
 from graphtrail.simulate.records import Timed
 
 WINDOW = 300
-MAX_RECORDS_PER_FILE = 20_000
+IN_FLIGHT = 4  # files being compressed and written at once
+MAX_RECORDS_PER_FILE = 5_000  # bounds the memory a file in flight takes, whatever the event rate
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -127,7 +128,7 @@ class TrailWriter:
 
     def _write(self, path: Path, body: bytes) -> Future[tuple[int, str]]:
         """Hash, compress and write on a worker thread (both release the GIL); a few files in flight at most."""
-        while len(self._pending) >= 16:
+        while len(self._pending) >= IN_FLIGHT:
             self.totals.bytes += self._pending.pop(0).result()[0]
         future = self._pool.submit(_write_gzip, path, body, self.level)
         self._pending.append(future)

@@ -7,10 +7,8 @@ import json
 
 from graphtrail.arn import s3_bucket_arn
 from graphtrail.simulate import api, callers, sts, workloads
-from graphtrail.simulate.callers import Caller
-from graphtrail.simulate.ids import iso_time, java_time
-from graphtrail.simulate.org import CONSOLE_UA, HOME_REGION, REGIONS, IamUser, attacker_ip
-from graphtrail.simulate.records import Timed, resource
+from graphtrail.simulate.ids import iso_time
+from graphtrail.simulate.org import REGIONS, IamUser, attacker_ip
 from graphtrail.simulate.scenarios import ScenarioSpec
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.world import World
@@ -61,7 +59,7 @@ def leaked_ci_key(world: World, start: int, story: Story) -> None:
     t += world.rng.randint(5, 30)
     story.step(thief, api.attach_user_policy(world, t, thief, new_user), target=new_arn)
     t += world.rng.randint(5, 30)
-    made, new_key = api.create_access_key(world, t, thief.at(user_agent=KALI_UA), new_user, ci.account)
+    made, new_key = api.create_access_key(world, t, thief.at(user_agent=KALI_UA), new_user)
     story.step(thief, made, target=new_key)
     story.attacker_key(new_key)
     user_id = created.record["responseElements"]["user"]["userId"]
@@ -103,87 +101,10 @@ def _cli(command: str) -> str:
     return ATTACKER_CLI + command
 
 
-def _list_objects(
-    world: World,
-    t: int,
-    caller: Caller,
-    bucket: str,
-    owner: str,
-    prefix: str,
-    *,
-    delimiter: bool = True,
-    region: str = HOME_REGION,
-) -> Timed:
-    """ListObjectsV2 as CloudTrail logs it: a data event named ListObjects with `list-type` 2."""
-    params = {
-        "list-type": "2",
-        "bucketName": bucket,
-        "encoding-type": "url",
-        "prefix": prefix,
-        "Host": f"{bucket}.s3.{region}.amazonaws.com",
-    }
-    if delimiter:
-        params["delimiter"] = "/"
-    additional = {
-        "SignatureVersion": "SigV4",
-        "CipherSuite": "TLS_AES_128_GCM_SHA256",
-        "bytesTransferredIn": 0,
-        "bytesTransferredOut": world.rng.randint(900, 60_000),
-        "AuthenticationMethod": "AuthHeader",
-        "x-amz-id-2": world.mint.name_suffix(76),
-    }
-    bucket_arn = s3_bucket_arn(bucket)
-    return api.call(
-        world,
-        t,
-        caller,
-        api.S3,
-        "ListObjects",
-        region=region,
-        params=params,
-        action="s3:ListBucket",
-        on=bucket_arn,
-        additional=additional,
-        resources=[resource(bucket_arn, "AWS::S3::Bucket", owner)],
-        data_event=True,
-        recipient=owner,
-    )
-
-
 def _object_key(world: World, prefix: str, day: int) -> str:
     """A Spark-style partitioned object key, as a data lake holds them."""
     part = world.rng.randint(0, 199)
     return f"{prefix}dt={iso_time(day)[:10]}/part-{part:05d}-{world.mint.uuid()}.c000.snappy.parquet"
-
-
-def _create_own_access_key(world: World, t: int, caller: Caller) -> tuple[Timed, str]:
-    """CreateAccessKey with no userName: a key for the caller itself (the only way root gets one)."""
-    key = world.mint.access_key(caller.account, temporary=False)
-    response = {"accessKey": {"accessKeyId": key, "status": "Active", "createDate": java_time(t)}}
-    return api.call(world, t, caller, api.IAM, "CreateAccessKey", response=response), key
-
-
-def _create_login_profile_exists(world: World, t: int, caller: Caller, user: str) -> Timed:
-    """CreateLoginProfile for a user who already has a password: IAM refuses, the attacker resets it instead."""
-    error = ("EntityAlreadyExistsException", f"Login Profile for User {user} already exists.")
-    return world.records.call(
-        t, caller, api.IAM, "CreateLoginProfile", error=error, params={"userName": user, "passwordResetRequired": False}
-    )
-
-
-def _root_console_session(world: World, account: str, signed_in: int, *, ip: str) -> Caller:
-    """Root's console session after a sign-in: a temporary key, the sign-in time as creationDate."""
-    key = world.mint.access_key(account, temporary=True)
-    caller = callers.root(account, ip=ip, user_agent=CONSOLE_UA, key=key, console=True)
-    context = {"attributes": {"creationDate": iso_time(signed_in), "mfaAuthenticated": "false"}}
-    return dataclasses.replace(caller, identity={**caller.identity, "sessionContext": context})
-
-
-def _user_console_session(world: World, user: IamUser, signed_in: int, *, ip: str) -> Caller:
-    """An IAM user's console session after a sign-in: the user's identity with a temporary key."""
-    key = world.mint.access_key(user.account, temporary=True)
-    session = callers.iam_user_session(user, key, signed_in, ip=ip, user_agent=CONSOLE_UA)
-    return dataclasses.replace(session, console=True)
 
 
 def stolen_instance_credentials(world: World, start: int, story: Story) -> None:
@@ -211,14 +132,14 @@ def stolen_instance_credentials(world: World, start: int, story: Story) -> None:
     listings = []
     for prefix in ("", *DATALAKE_PREFIXES):
         t += world.rng.randint(3, 25)
-        listings.append(_list_objects(world, t, lister, bucket, org.prod, prefix))
+        listings.append(api.list_objects(world, t, lister, bucket, org.prod, prefix))
     story.step(lister, listings, target=bucket_arn)
 
     syncer = thief.at(user_agent=_cli("s3.sync"))
     t += world.rng.randint(30, 180)
     chosen = world.rng.sample(DATALAKE_PREFIXES, 2)
     bulk = [
-        _list_objects(world, t + n, syncer, bucket, org.prod, prefix, delimiter=False)
+        api.list_objects(world, t + n, syncer, bucket, org.prod, prefix, delimiter=False)
         for n, prefix in enumerate(chosen)
     ]
     t += len(chosen)
@@ -242,14 +163,14 @@ def root_console_takeover(world: World, start: int, story: Story) -> None:
     t = start
     story.step(signer, sts.console_login(world, t, signer, mfa=False), target=signer.principal)
 
-    console = _root_console_session(world, account, t, ip=ip)
+    console = sts.console_session(world, signer, t)
     browsing = []
     for name in ("GetAccountSummary", "ListAccessKeys", "ListMFADevices"):
         t += world.rng.randint(3, 25)
         browsing.append(api.describe(world, t, console, name, source=api.IAM))
     story.step(console, browsing, target=f"account:{account}", action="console-browsing")
     t += world.rng.randint(20, 120)
-    made, root_key = _create_own_access_key(world, t, console)
+    made, root_key = api.create_access_key(world, t, console)
     story.step(console, made, target=root_key)
     story.attacker_key(root_key)
 
@@ -295,7 +216,7 @@ def federation_token_persistence(world: World, start: int, story: Story) -> None
     bucket = org.buckets["scratch"]
     bucket_arn = s3_bucket_arn(bucket)
     t += world.rng.randint(10, 60)
-    story.step(federated, _list_objects(world, t, federated, bucket, org.dev, ""), target=bucket_arn)
+    story.step(federated, api.list_objects(world, t, federated, bucket, org.dev), target=bucket_arn)
     reads = []
     for _ in range(world.rng.randint(6, 20)):
         t += world.rng.randint(2, 15)
@@ -326,7 +247,7 @@ def login_profile_backdoor(world: World, start: int, story: Story) -> None:
     story.step(lister, api.describe(world, t, lister, "ListUsers", source=api.IAM), target=f"account:{admin.account}")
     t += world.rng.randint(20, 120)
     creator = thief.at(user_agent=_cli("iam.create-login-profile"))
-    story.step(creator, _create_login_profile_exists(world, t, creator, victim.name), target=victim.arn)
+    story.step(creator, api.create_login_profile(world, t, creator, victim.name, exists=True), target=victim.arn)
     t += world.rng.randint(10, 60)
     updater = thief.at(user_agent=_cli("iam.update-login-profile"))
     story.step(updater, api.update_login_profile(world, t, updater, victim.name), target=victim.arn)
@@ -337,7 +258,7 @@ def login_profile_backdoor(world: World, start: int, story: Story) -> None:
         callers.iam_user(victim, ip=ip, user_agent=ATTACKER_BROWSER_UA), console=True, access_key=None
     )
     story.step(signer, sts.console_login(world, t, signer, mfa=False), target=victim.arn)
-    console = _user_console_session(world, victim, t, ip=ip)
+    console = sts.console_session(world, signer, t)
     month = iso_time(start)[:8] + "01"
     browsing = [
         api.call(

@@ -13,14 +13,12 @@ from graphtrail.simulate.callers import Caller
 from graphtrail.simulate.org import (
     BROWSER_UA,
     CLI_UA,
-    CONSOLE_UA,
     CORPORATE_CIDR,
     DOMAIN,
     OFFICE_IPS,
     REGIONS,
     Person,
 )
-from graphtrail.simulate.records import Timed
 from graphtrail.simulate.scenarios import ScenarioSpec
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.world import World
@@ -54,21 +52,14 @@ def person_named(world: World, name: str) -> Person:
 def _sso_console_session(
     world: World, t: int, story: Story, person: Person, account: str, permission_set: str
 ) -> tuple[Caller, int]:
-    """Identity Center into `account`: AssumeRoleWithSAML then ConsoleLogin; returns the console caller."""
-    role = world.org.sso_roles[(account, permission_set)]
-    issued = sts.assume_role_with_saml(world, t, person, role, world.org.saml_providers[account])
+    """Identity Center into `account` as two steps of the story; returns the console caller and sign-in time."""
+    signed_in = sts.sso_console_sign_in(world, t, person, account, permission_set)
     saml = callers.saml_user(person, world.org.saml_providers[account], account)
-    story.step(saml, issued.calls, target=role.arn)
-    console = issued.caller(ip=person.ip, user_agent=CONSOLE_UA, console=True)
-    t += world.rng.randint(1, 3)
-    signing_in = console.at(user_agent=person.browser)  # the sign-in as the baseline's people write it
+    role = world.org.sso_roles[(account, permission_set)]
+    story.step(saml, signed_in.federation.calls, target=role.arn)
     session_arn = assumed_role_arn("aws", role.account, role.name, person.email)
-    story.step(signing_in, sts.console_login(world, t, signing_in, mfa=False), target=session_arn)
-    return console, t
-
-
-def _list_access_keys(world: World, t: int, caller: Caller, user: str) -> Timed:
-    return api.call(world, t, caller, api.IAM, "ListAccessKeys", params={"userName": user})
+    story.step(signed_in.console.at(user_agent=person.browser), signed_in.login, target=session_arn)
+    return signed_in.console, signed_in.login.time
 
 
 def admin_key_rotation(world: World, start: int, story: Story) -> None:
@@ -76,9 +67,9 @@ def admin_key_rotation(world: World, start: int, story: Story) -> None:
     user = world.org.users[KEY_ROTATION_USER]
     admin = callers.iam_user(user)
     t = start
-    story.background(_list_access_keys(world, t, admin, user.name))
+    story.background(api.list_access_keys(world, t, admin, user.name))
     t += world.rng.randint(20, 90)
-    made, new_key = api.create_access_key(world, t, admin, user.name, user.account)
+    made, new_key = api.create_access_key(world, t, admin, user.name)
     story.step(admin, made, target=new_key)
     rotated = callers.iam_user(user, key=new_key)
     t += world.rng.randint(60, 300)  # `aws configure` with the new key, then a check that it works
@@ -88,12 +79,12 @@ def admin_key_rotation(world: World, start: int, story: Story) -> None:
         t += world.rng.randint(5, 60)
         reads.append(api.describe(world, t, rotated, name, source=source))
     t += world.rng.randint(5, 30)
-    reads.append(_list_access_keys(world, t, rotated, user.name))
+    reads.append(api.list_access_keys(world, t, rotated, user.name))
     story.background(reads)
     t += world.rng.randint(60, 600)
     story.step(rotated, api.update_access_key(world, t, rotated, user.name, user.key, "Inactive"), target=user.key)
     t += world.rng.randint(2 * 3600, 4 * 3600)  # nothing broke: the old key goes for good
-    story.background(_list_access_keys(world, t, rotated, user.name))
+    story.background(api.list_access_keys(world, t, rotated, user.name))
     t += world.rng.randint(10, 60)
     story.step(rotated, api.delete_access_key(world, t, rotated, user.name, user.key), target=user.key)
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from graphtrail.arn import role_arn, s3_bucket_arn
+from graphtrail.arn import s3_bucket_arn
 from graphtrail.simulate import api, callers, sts
 from graphtrail.simulate.callers import Caller
-from graphtrail.simulate.ids import java_time
-from graphtrail.simulate.org import HOME_REGION, IamUser, Person, attacker_ip
-from graphtrail.simulate.records import Timed, resource
+from graphtrail.simulate.org import IamUser, attacker_ip
 from graphtrail.simulate.scenarios import ScenarioSpec
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.world import World
@@ -34,12 +30,7 @@ ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
 def role_chain_exfiltration(world: World, start: int, story: Story) -> None:
     """A developer's SSO session, stolen, chains tooling -> prod deploy -> prod data-reader and drains the data lake."""
     org = world.org
-    developer = world.rng.choice(_people_with(org.people, "PowerUserAccess", org.tooling))
-    sso_role, provider = org.sso_roles[(org.tooling, developer.permission_set)], org.saml_providers[org.tooling]
-    signed_in = sts.assume_role_with_saml(world, start, developer, sso_role, provider)
-    story.background(signed_in.calls)
-    story.attacker_key(signed_in.key)  # the session the attacker lifts from the developer's credential cache
-    t = _everyday_work(world, start, signed_in.caller(ip=developer.ip, user_agent=developer.cli), story)
+    signed_in, t = _session_to_steal(world, start, story, "PowerUserAccess", org.tooling)
 
     ip = attacker_ip(world.rng, 2)
     stolen = signed_in.caller(ip=ip, user_agent=BOTO_UA)
@@ -61,7 +52,9 @@ def role_chain_exfiltration(world: World, start: int, story: Story) -> None:
     bucket = org.buckets["datalake"]
     bucket_arn = s3_bucket_arn(bucket)
     t += world.rng.randint(5, 40)
-    story.step(reader, _list_objects(world, t, reader, bucket, org.prod), target=bucket_arn)
+    # one level of the bucket, a few table prefixes: a small response
+    listing = api.list_objects(world, t, reader, bucket, org.prod, listing_bytes=(600, 2_400))
+    story.step(reader, listing, target=bucket_arn)
     burst = []
     for _ in range(world.rng.randint(60, 120)):
         t += world.rng.randint(1, 6)
@@ -75,14 +68,14 @@ def role_chain_exfiltration(world: World, start: int, story: Story) -> None:
     replication_role = f"s3crr_role_for_{bucket}"
     destination = f"dl-archive-{world.mint.name_suffix(10).lower()}"
     t += world.rng.randint(120, 600)
-    created, created_arn = _create_role(
+    created, created_arn = api.create_role(
         world, t, deployer, replication_role, "/service-role/", {"Service": "s3.amazonaws.com"}
     )
     story.step(deployer, created, target=created_arn)
     t += world.rng.randint(3, 20)
     policy = _replication_policy(bucket, destination)
     story.step(
-        deployer, _put_role_policy(world, t, deployer, replication_role, "replication", policy), target=created_arn
+        deployer, api.put_role_policy(world, t, deployer, replication_role, "replication", policy), target=created_arn
     )
     t += world.rng.randint(10, 60)
     replicated = api.put_bucket_replication(world, t, deployer, bucket, org.prod, destination, external, created_arn)
@@ -92,12 +85,7 @@ def role_chain_exfiltration(world: World, start: int, story: Story) -> None:
 def trust_policy_backdoor(world: World, start: int, story: Story) -> None:
     """A stolen admin session lets an outside account assume OrganizationAccountAccessRole, which it later does."""
     org = world.org
-    admin = world.rng.choice(_people_with(org.people, "AdministratorAccess", org.prod))
-    sso_role, provider = org.sso_roles[(org.prod, admin.permission_set)], org.saml_providers[org.prod]
-    signed_in = sts.assume_role_with_saml(world, start, admin, sso_role, provider)
-    story.background(signed_in.calls)
-    story.attacker_key(signed_in.key)
-    t = _everyday_work(world, start, signed_in.caller(ip=admin.ip, user_agent=admin.cli), story)
+    signed_in, t = _session_to_steal(world, start, story, "AdministratorAccess", org.prod)
 
     stolen = signed_in.caller(ip=attacker_ip(world.rng, 4), user_agent=KALI_CLI_UA)
     role = org.role(org.prod, ORG_ACCESS_ROLE)
@@ -105,7 +93,7 @@ def trust_policy_backdoor(world: World, start: int, story: Story) -> None:
     t += world.rng.randint(600, 1800)
     story.step(stolen, api.get_caller_identity(world, t, stolen), target=stolen.principal)
     t += world.rng.randint(10, 60)
-    story.step(stolen, _get_role(world, t, stolen, role.name), target=role.arn)
+    story.step(stolen, api.get_role(world, t, stolen, role.name), target=role.arn)
     t += world.rng.randint(20, 120)
     trusted = [f"arn:aws:iam::{org.management}:root", f"arn:aws:iam::{external}:root"]
     story.step(stolen, api.update_assume_role_policy(world, t, stolen, role.name, trusted), target=role.arn)
@@ -135,8 +123,19 @@ def trust_policy_backdoor(world: World, start: int, story: Story) -> None:
     story.step(backdoor, api.describe(world, t, backdoor, "ListRoles", source=api.IAM), target=f"account:{org.prod}")
 
 
-def _people_with(people: list[Person], permission_set: str, account: str) -> list[Person]:
-    return [p for p in people if p.permission_set == permission_set and account in p.accounts]
+def _session_to_steal(
+    world: World, start: int, story: Story, permission_set: str, account: str
+) -> tuple[sts.Issued, int]:
+    """Someone's Identity Center session in `account`, which the attacker lifts from their credential cache.
+
+    Its owner uses it first, from their own address, as background; returns the session and when that use ends.
+    """
+    person = world.rng.choice(world.org.people_with(permission_set, account))
+    role, provider = world.org.sso_roles[(account, permission_set)], world.org.saml_providers[account]
+    signed_in = sts.assume_role_with_saml(world, start, person, role, provider)
+    story.background(signed_in.calls)
+    story.attacker_key(signed_in.key)
+    return signed_in, _everyday_work(world, start, signed_in.caller(ip=person.ip, user_agent=person.cli), story)
 
 
 def _everyday_work(world: World, start: int, owner: Caller, story: Story) -> int:
@@ -160,74 +159,6 @@ def _datalake_key(world: World, start: int) -> str:
     day = datetime.fromtimestamp(start, UTC) - timedelta(days=world.rng.randint(1, 90))
     table = world.rng.choice(DATALAKE_TABLES)
     return f"{table}/dt={day:%Y-%m-%d}/part-{world.rng.randint(0, 199):05d}-{world.mint.uuid()}-c000.snappy.parquet"
-
-
-def _list_objects(world: World, t: int, caller: Caller, bucket: str, owner: str) -> Timed:
-    """ListObjectsV2, which CloudTrail logs as a ListObjects data event with list-type 2."""
-    params = {
-        "list-type": "2",
-        "bucketName": bucket,
-        "encoding-type": "url",
-        "prefix": "",
-        "delimiter": "/",
-        "Host": f"{bucket}.s3.{HOME_REGION}.amazonaws.com",
-    }
-    additional = {
-        "SignatureVersion": "SigV4",
-        "CipherSuite": "TLS_AES_128_GCM_SHA256",
-        "bytesTransferredIn": 0,
-        "AuthenticationMethod": "AuthHeader",
-        "x-amz-id-2": world.mint.name_suffix(76),
-        "bytesTransferredOut": world.rng.randint(600, 2400),
-    }
-    return api.call(
-        world,
-        t,
-        caller,
-        api.S3,
-        "ListObjects",
-        params=params,
-        additional=additional,
-        resources=[resource(s3_bucket_arn(bucket), "AWS::S3::Bucket", owner)],
-        data_event=True,
-        recipient=owner,
-    )
-
-
-def _get_role(world: World, t: int, caller: Caller, role: str) -> Timed:
-    return api.call(world, t, caller, api.IAM, "GetRole", params={"roleName": role})
-
-
-def _create_role(
-    world: World, t: int, caller: Caller, name: str, path: str, principal: dict[str, Any]
-) -> tuple[Timed, str]:
-    """CreateRole: the trust policy goes in as a JSON string and comes back URL-encoded, as IAM logs it."""
-    document = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
-        },
-        separators=(",", ":"),
-    )
-    arn = role_arn("aws", caller.account, name, path)
-    role_id = world.mint.unique_id("AROA", caller.account)
-    response = {
-        "role": {
-            "path": path,
-            "roleName": name,
-            "roleId": role_id,
-            "arn": arn,
-            "createDate": java_time(t),
-            "assumeRolePolicyDocument": quote(document, safe=""),
-        }
-    }
-    params = {"path": path, "roleName": name, "assumeRolePolicyDocument": document, "maxSessionDuration": 3600}
-    return api.call(world, t, caller, api.IAM, "CreateRole", params=params, response=response), arn
-
-
-def _put_role_policy(world: World, t: int, caller: Caller, role: str, name: str, policy: dict[str, Any]) -> Timed:
-    params = {"roleName": role, "policyName": name, "policyDocument": json.dumps(policy, separators=(",", ":"))}
-    return api.call(world, t, caller, api.IAM, "PutRolePolicy", params=params)
 
 
 def _replication_policy(source: str, destination: str) -> dict[str, Any]:

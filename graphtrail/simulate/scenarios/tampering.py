@@ -6,9 +6,7 @@ import dataclasses
 
 from graphtrail.arn import s3_bucket_arn
 from graphtrail.simulate import api, callers, sts
-from graphtrail.simulate.callers import Caller
 from graphtrail.simulate.org import HOME_REGION, REGIONS, attacker_ip
-from graphtrail.simulate.records import Timed
 from graphtrail.simulate.scenarios import ScenarioSpec
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.world import World
@@ -31,7 +29,7 @@ def defense_evasion(world: World, start: int, story: Story) -> None:
     t = start
     story.step(thief, api.get_caller_identity(world, t, thief), target=ops.arn)
     t += world.rng.randint(10, 60)
-    recon = [_describe_trails(world, t, thief)]
+    recon = [api.describe_trails(world, t, thief)]
     t += world.rng.randint(2, 8)
     recon.append(api.call(world, t, thief, api.CLOUDTRAIL, "GetEventSelectors", params={"trailName": trail}))
     for region in REGIONS:
@@ -58,9 +56,7 @@ def defense_evasion(world: World, start: int, story: Story) -> None:
 def exposure(world: World, start: int, story: Story) -> None:
     """An administrator's SSO identity, signed in from outside, opens prod: SSH/RDP, a snapshot, a public bucket."""
     org = world.org
-    admin = world.rng.choice(
-        [p for p in org.people if p.permission_set == "AdministratorAccess" and org.prod in p.accounts]
-    )
+    admin = world.rng.choice(org.people_with("AdministratorAccess", org.prod))
     ip = attacker_ip(world.rng, 3)
     impostor = dataclasses.replace(admin, ip=ip, browser=LINUX_FIREFOX_UA)  # phished portal credentials
     sso_role, provider = org.sso_roles[(org.prod, admin.permission_set)], org.saml_providers[org.prod]
@@ -90,12 +86,6 @@ def exposure(world: World, start: int, story: Story) -> None:
     bucket = org.buckets["assets"]
     t += world.rng.randint(60, 400)
     story.step(session, api.put_bucket_policy(world, t, session, bucket, "*", org.prod), target=s3_bucket_arn(bucket))
-
-
-def _describe_trails(world: World, t: int, caller: Caller) -> Timed:
-    return api.call(
-        world, t, caller, api.CLOUDTRAIL, "DescribeTrails", params={"trailNameList": [], "includeShadowTrails": True}
-    )
 
 
 SCENARIOS = [
