@@ -125,3 +125,27 @@ def test_s3_paths_get_a_clear_message(tmp_path: Path) -> None:
     result = _run("ingest", "s3://bucket/AWSLogs", "--case", str(tmp_path / "c.case"))
     assert result.exit_code == 2
     assert "aws s3 sync s3://bucket/AWSLogs ./logs" in result.stderr
+
+
+def test_simulate_writes_a_trail_that_ingest_reads_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    result = _run("simulate", "--out", str(out), "--days", "1", "--events", "1500", "--accounts", "4",
+                  "--scenarios", "leaked-ci-key,admin-key-rotation", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary["events"] == 1500 and summary["attacks"] == ["leaked-ci-key"]
+    assert summary["decoys"] == ["admin-key-rotation"]
+    ingested = _run("ingest", str(out), "--case", str(tmp_path / "s.case"), "--json", "--strict")
+    assert ingested.exit_code == 0
+    accounting = orjson.loads(ingested.stdout)
+    assert accounting["records"]["ingested"] == 1500 and accounting["files"]["skipped"]["ground-truth"] == 1
+
+
+def test_simulate_lists_scenarios_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    listed = _run("simulate", "--list", "--json")
+    names = [item["name"] for item in orjson.loads(listed.stdout)]
+    assert "trust-policy-backdoor" in names and "nightly-etl" in names
+    refused = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "x"), "--scenarios", "nope"])
+    assert refused.exit_code == 2 and "unknown scenario nope" in refused.output
+    missing = CliRunner().invoke(main, ["simulate"])
+    assert missing.exit_code == 2 and "--out" in missing.output
