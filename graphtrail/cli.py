@@ -396,5 +396,98 @@ def simulate(
         )
 
 
+@main.command()
+@click.option("--case", "case_path", type=click.Path(dir_okay=False, path_type=Path), help="The case to hunt in.")
+@click.option("--only", "only_text", help="Comma-separated hunt or family names (see --list).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="TOML file with thresholds and allowlists (see graphtrail/hunts/config.py).",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A case of normal activity to measure 'new' and 'unusual' against "
+    "(default: the first part of --case, see baseline_fraction).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    help="Exit with status 1 if any finding is at or above this severity.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print incidents and findings as JSON.")
+@click.option("--list", "list_only", is_flag=True, help="List the hunts and exit.")
+def hunt(
+    case_path: Path | None,
+    only_text: str | None,
+    config_path: Path | None,
+    baseline_path: Path | None,
+    fail_on: str | None,
+    as_json: bool,
+    list_only: bool,
+) -> None:
+    """Hunt attack paths in a case: persistence chains, lateral movement, exposure, exfiltration, evasion.
+
+    Findings are paths of real events in time order, each with severity, confidence, ATT&CK ids and a
+    narrative; findings that share credentials, lineage or attacker addresses are grouped into incidents.
+    """
+    from graphtrail.case import Case
+    from graphtrail.findings import Severity
+    from graphtrail.hunts import all_hunts, hunt_report
+    from graphtrail.hunts.config import HuntConfig
+    from graphtrail.hunts.context import HuntContext
+
+    if list_only:
+        specs = all_hunts()
+        if as_json:
+            _print_json(
+                [
+                    {
+                        "name": s.name,
+                        "family": s.family,
+                        "title": s.title,
+                        "description": s.description,
+                        "attack": sorted({i for t in s.techniques for i in t.ids()}),
+                    }
+                    for s in specs
+                ]
+            )
+        else:
+            _table("hunts", ("hunt", "family", "what it looks for"), ((s.name, s.family, s.description) for s in specs))
+        return
+    if case_path is None:
+        raise click.UsageError("Missing option '--case'.")
+    config = HuntConfig.load(config_path) if config_path else HuntConfig()
+    only = [name.strip() for name in only_text.split(",") if name.strip()] if only_text else None
+    baseline = Case(baseline_path) if baseline_path else None
+    try:
+        with Case(case_path) as case:
+            context = HuntContext(case, config, baseline)
+            with err.status("hunting…") if err.is_terminal else _nothing():
+                report = hunt_report(context, only)
+    finally:
+        if baseline is not None:
+            baseline.close()
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        from graphtrail.hunt_view import print_report
+
+        print_report(out, report)
+    worst = report.worst()
+    if fail_on and worst is not None and worst >= Severity.parse(fail_on):
+        raise SystemExit(1)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 if __name__ == "__main__":
     main()

@@ -97,7 +97,9 @@ SCENARIOS = [
         play=defense_evasion,
         description="The management account's ops-admin access key is used from an attacker address: "
         "GetCallerIdentity, DescribeTrails/GetEventSelectors/ListDetectors, PutEventSelectors without data "
-        "events on the organisation trail, StopLogging, GuardDuty DeleteDetector in both Regions, DeleteTrail.",
+        "events on the organisation trail, StopLogging, GuardDuty DeleteDetector in both Regions, DeleteTrail. "
+        "It is played on the last day. The simulated trail keeps recording after StopLogging (as the accounts' "
+        "event history would), so the later steps stay visible.",
         findings=(
             "initial-access:key-used-from-new-ip",
             "defense-evasion:data-events-dropped",

@@ -1,0 +1,7 @@
+"""placeholder"""
+
+from __future__ import annotations
+
+from graphtrail.hunts import HuntSpec
+
+HUNTS: list[HuntSpec] = []
