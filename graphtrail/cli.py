@@ -481,6 +481,131 @@ def hunt(
         raise SystemExit(1)
 
 
+@main.command()
+@CASE_OPTION
+@click.option("--from", "source", required=True, help="Where the path starts: an access key, ARN, or any node key.")
+@click.option("--to", "target", required=True, help="Where it ends.")
+@click.option("--within", help="Only paths whose first and last hops are at most this far apart (90s, 15m, 6h, 2d).")
+@click.option("--since", help="Only hops at or after this time (ISO 8601).")
+@click.option("--all-edges", is_flag=True, help="Follow every edge, not only those that hand over control.")
+@click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True, help="Paths to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def path(
+    case_path: Path,
+    source: str,
+    target: str,
+    within: str | None,
+    since: str | None,
+    all_edges: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Time-respecting paths from one node to another: each hop no earlier than the one before, shortest first.
+
+    Hops follow the edges that hand over control (AUTHENTICATES, MINTED, AssumeRole, CreateAccessKey, …) unless
+    --all-edges; each hop names the first event at or after the previous hop that makes it.
+    """
+    from graphtrail.case import Case
+    from graphtrail.graph import load_graph
+    from graphtrail.paths import PathFinder, normalize_since, parse_duration
+
+    seconds = parse_duration(within) if within else None
+    with Case(case_path) as case:
+        finder = PathFinder(case, load_graph(case), all_edges=all_edges)
+        paths = finder.find(source, target, since=normalize_since(since), within=seconds, limit=limit)
+    if as_json:
+        _print_json([p.as_dict() for p in paths])
+        return
+    if finder.truncated:
+        err.print("note: the search stopped early (too many candidate hops); narrow it with --since or --within")
+    if not paths:
+        out.print(Text(f"no time-respecting path from {source} to {target}"))
+        return
+    for number, found in enumerate(paths, 1):
+        out.print(Text(f"path {number}: {len(found.hops)} hops, {found.start} → {found.end}", style="bold"))
+        for hop in found.hops:
+            evidence = hop.event_ids[0] if hop.event_ids else "no event"
+            out.print(Text(f"  {hop.time}  {hop.src} -[{hop.action}]-> {hop.dst}  ({evidence})"))
+
+
+@main.command(name="blast-radius")
+@CASE_OPTION
+@click.argument("subject")
+@click.option("--since", help="Count only what happened at or after this time (ISO 8601), e.g. the compromise.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def blast_radius_command(case_path: Path, subject: str, since: str | None, as_json: bool) -> None:
+    """Everything SUBJECT (an access key, or a principal ARN) reached: keys it minted or created, identities it
+    created or took over, roles it reached, resources it read or changed, with counts and first times."""
+    from graphtrail.case import Case
+    from graphtrail.paths import blast_radius, normalize_since
+
+    with Case(case_path) as case:
+        radius = blast_radius(case, subject, normalize_since(since))
+    if as_json:
+        _print_json(radius.as_dict())
+        return
+    out.print(
+        Text(f"blast radius of {subject} since {radius.since or 'the start'}: {radius.events:,} events", style="bold")
+    )
+    _table("keys reached", ("key", "first used"), sorted(radius.keys.items(), key=lambda kv: kv[1]))
+    _table("principals acting", ("principal", "first"), sorted(radius.principals.items(), key=lambda kv: kv[1]))
+    _table("roles reached", ("role", "first"), sorted(radius.roles.items(), key=lambda kv: kv[1]))
+    _table(
+        "created or taken over",
+        ("time", "by", "action", "what"),
+        ((h.time, h.src, h.action, h.dst) for h in radius.created),
+    )
+    _table(
+        "resources",
+        ("resource", "first", "actions", "calls"),
+        (
+            (name, v["first"], ", ".join(f"{a} x{c}" for a, c in v["actions"].most_common()), v["count"])
+            for name, v in sorted(radius.resources.items(), key=lambda kv: kv[1]["first"])
+        ),
+    )
+
+
+@main.command(name="timeline")
+@CASE_OPTION
+@click.argument("subject")
+@click.option("--since", help="Start at this time (ISO 8601).")
+@click.option("--limit", type=click.IntRange(1), help="Print at most this many events.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON lines.")
+def timeline_command(case_path: Path, subject: str, since: str | None, limit: int | None, as_json: bool) -> None:
+    """The events of SUBJECT (an access key or principal ARN) and of every key descending from it, in order."""
+    from graphtrail.case import Case
+    from graphtrail.paths import normalize_since, timeline
+
+    with Case(case_path) as case:
+        rows = timeline(case, subject, normalize_since(since), limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.buffer.write(
+                orjson.dumps(
+                    {
+                        "event_id": row.event_id,
+                        "time": row.time,
+                        "name": row.name,
+                        "actor": row.actor,
+                        "access_key": row.access_key,
+                        "source_ip": row.source_ip,
+                        "target": row.target,
+                        "error_code": row.error_code,
+                    }
+                )
+                + b"\n"
+            )
+        return
+    for row in rows:
+        failed = f"  [{row.error_code}]" if row.error_code else ""
+        out.print(
+            Text(
+                f"{row.time}  {row.access_key or '-':20}  {row.source_ip or '-':15}  {row.name} "
+                f"{row.actor} -> {row.target or row.source}{failed}"
+            )
+        )
+
+
 class _nothing:
     def __enter__(self) -> None:
         return None
