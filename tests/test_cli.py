@@ -129,8 +129,20 @@ def test_s3_paths_get_a_clear_message(tmp_path: Path) -> None:
 
 def test_simulate_writes_a_trail_that_ingest_reads_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    result = _run("simulate", "--out", str(out), "--days", "1", "--events", "1500", "--accounts", "4",
-                  "--scenarios", "leaked-ci-key,admin-key-rotation", "--json")  # fmt: skip
+    result = _run(
+        "simulate",
+        "--out",
+        str(out),
+        "--days",
+        "1",
+        "--events",
+        "1500",
+        "--accounts",
+        "4",
+        "--scenarios",
+        "leaked-ci-key,admin-key-rotation",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = orjson.loads(result.stdout)
     assert summary["events"] == 1500 and summary["attacks"] == ["leaked-ci-key"]
@@ -149,3 +161,56 @@ def test_simulate_lists_scenarios_and_refuses_unknown_ones(tmp_path: Path) -> No
     assert refused.exit_code == 2 and "unknown scenario nope" in refused.output
     missing = CliRunner().invoke(main, ["simulate"])
     assert missing.exit_code == 2 and "--out" in missing.output
+
+
+def _simulated_case(tmp_path: Path, scenarios: str) -> Path:
+    out, case_path = tmp_path / "sim", tmp_path / "sim.case"
+    _run("simulate", "--out", str(out), "--days", "1", "--events", "1500", "--accounts", "4", "--scenarios", scenarios)
+    _run("ingest", str(out), "--case", str(case_path))
+    return case_path
+
+
+def test_hunt_reports_findings_as_json_and_fails_on_severity(tmp_path: Path) -> None:
+    case_path = _simulated_case(tmp_path, "defense-evasion")
+    result = CliRunner().invoke(
+        main, ["hunt", "--case", str(case_path), "--only", "evasion", "--json", "--fail-on", "high"]
+    )
+    assert result.exit_code == 1
+    report = orjson.loads(result.stdout)
+    assert report["hunts"] == ["defense-evasion"]
+    (finding,) = report["findings"]
+    assert finding["severity"] == "critical" and finding["path"] and finding["narrative"]
+    assert report["incidents"][0]["findings"] == [finding["id"]]
+    text = _run("hunt", "--case", str(case_path), "--only", "defense-evasion")
+    assert finding["id"] in text.stdout and "StopLogging" in text.stdout
+
+
+def test_hunt_on_a_quiet_case_exits_zero_and_lists_its_hunts(tmp_path: Path) -> None:
+    case_path = _simulated_case(tmp_path, "admin-key-rotation")
+    quiet = CliRunner().invoke(main, ["hunt", "--case", str(case_path), "--only", "evasion", "--fail-on", "low"])
+    assert quiet.exit_code == 0 and "no findings" in quiet.stdout
+    listed = orjson.loads(_run("hunt", "--list", "--json").stdout)
+    assert {"defense-evasion"} <= {h["name"] for h in listed}
+    assert all(h["description"] and h["family"] for h in listed)
+    unknown = CliRunner().invoke(main, ["hunt", "--case", str(case_path), "--only", "nope"])
+    assert unknown.exit_code == 2 and "unknown hunt nope" in unknown.output
+
+
+def test_path_blast_radius_and_timeline_commands(tmp_path: Path) -> None:
+    case_path = _simulated_case(tmp_path, "leaked-ci-key")
+    truth = orjson.loads((tmp_path / "sim" / "ground_truth.json").read_bytes())
+    steps = truth["scenarios"][0]["steps"]
+    new_key = next(s["target"] for s in steps if s["action"] == "CreateAccessKey")
+    leaked = next(k for k in truth["scenarios"][0]["attacker"]["keys"] if k != new_key)
+    paths = orjson.loads(_run("path", "--case", str(case_path), "--from", leaked, "--to", new_key, "--json").stdout)
+    assert [hop["action"] for hop in paths[0]["hops"]] == ["AUTHENTICATES", "CreateAccessKey"]
+    radius = orjson.loads(
+        _run(
+            "blast-radius", leaked, "--case", str(case_path), "--since", truth["scenarios"][0]["start"], "--json"
+        ).stdout
+    )
+    assert new_key in radius["keys"]
+    lines = _run("timeline", new_key, "--case", str(case_path), "--json").stdout.splitlines()
+    assert lines and all(orjson.loads(line)["access_key"] == new_key for line in lines)
+    missing = CliRunner().invoke(main, ["path", "--case", str(case_path), "--from", "nothing", "--to", new_key])
+    assert missing.exit_code == 2 and "not a node" in missing.output
