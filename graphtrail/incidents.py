@@ -9,6 +9,7 @@ the severity of its worst finding.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,13 +78,26 @@ def group_incidents(findings: Iterable[Finding], lineage: dict[str, KeyLineage])
 
 
 def _links(finding: Finding, lineage: dict[str, KeyLineage]) -> set[str]:
-    links = {f"ip:{ip}" for ip in finding.ips}
+    # Public addresses only: many unrelated callers can sit behind one private address or NAT.
+    links = {f"ip:{ip}" for ip in finding.ips if _is_public(ip)}
     for key in finding.keys:
         links.add(f"key:{key}")
         for hop in chain_of(key, lineage):
             if hop.issuer_key:
                 links.add(f"key:{hop.issuer_key}")
     return links
+
+
+def _is_service(principal: str) -> bool:
+    """AWS acting (issuing a workload's credentials) is where a path starts, not where an attacker came in."""
+    return principal.endswith(".amazonaws.com") or principal == "AWS Internal"
+
+
+def _is_public(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_global
+    except ValueError:
+        return False
 
 
 def _incident(findings: list[Finding]) -> Incident:
@@ -93,7 +107,8 @@ def _incident(findings: list[Finding]) -> Incident:
         for hop in finding.path:
             seen.setdefault(hop.event_ids, hop)
     timeline = sorted(seen.values(), key=lambda hop: (hop.time, hop.event_ids))
-    incident = Incident(findings, max(f.severity for f in findings), timeline[0] if timeline else None, timeline)
+    entry = next((hop for hop in timeline if not _is_service(hop.src)), timeline[0] if timeline else None)
+    incident = Incident(findings, max(f.severity for f in findings), entry, timeline)
     for finding in findings:
         incident.principals |= finding.principals
         incident.keys |= finding.keys

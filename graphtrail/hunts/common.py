@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
+from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.findings import Finding, Hop, Severity, Technique
 from graphtrail.hunts.context import HuntContext, HuntEvent, seconds_between
 
@@ -27,10 +29,13 @@ CLOUD_ADMINISTRATION_COMMAND = Technique("T1651", "Cloud Administration Command"
 CLOUD_SERVICES = Technique("T1021.007", "Remote Services: Cloud Services")
 INSTANCE_METADATA = Technique("T1552.005", "Unsecured Credentials: Cloud Instance Metadata API")
 BRUTE_FORCE = Technique("T1110", "Brute Force")
+PASSWORD_GUESSING = Technique("T1110.001", "Brute Force: Password Guessing")
 DISABLE_CLOUD_LOGS = Technique("T1562.008", "Impair Defenses: Disable or Modify Cloud Logs", v19="T1685.002")
 DISABLE_CLOUD_FIREWALL = Technique("T1562.007", "Impair Defenses: Disable or Modify Cloud Firewall", v19="T1686.001")
 DISABLE_TOOLS = Technique("T1562.001", "Impair Defenses: Disable or Modify Tools", v19="T1685")
 MODIFY_CLOUD_HIERARCHY = Technique("T1666", "Modify Cloud Resource Hierarchy")
+SERVERLESS_EXECUTION = Technique("T1648", "Serverless Execution")
+CREATE_CLOUD_INSTANCE = Technique("T1578.002", "Modify Cloud Compute Infrastructure: Create Cloud Instance")
 
 
 def bursts(events: Iterable[T], gap_seconds: float, key: Callable[[T], object]) -> list[list[T]]:
@@ -96,3 +101,31 @@ def finding_from(
         if event.target and event.target != row.source:
             finding.resources.add(event.target)
     return finding
+
+
+def address_known(
+    context: HuntContext,
+    ip: str,
+    *,
+    during: tuple[str, str],
+    principal: str | None = None,
+    margin_seconds: int = 3600,
+) -> bool:
+    """Whether `ip` was seen in the baseline (by `principal`, if given) outside `during` (first, last time).
+
+    The activity under review and the hour around it (less in a short case: a twentieth of its baseline) are
+    left out, so an intruder's address counts as new even when the intrusion falls inside the baseline
+    period (small cases, early attacks), while an address the organisation uses on other occasions is known.
+    """
+    source = context.baseline_case or context.case
+    sql, values = "SELECT 1 FROM events WHERE source_ip=?", [ip]
+    if principal is not None:
+        sql += " AND actor=?"
+        values.append(principal)
+    if context.baseline_case is None:
+        baseline = seconds_between(context.span[0], context.baseline_end) if context.span[0] else 0.0
+        margin = timedelta(seconds=min(margin_seconds, baseline / 20))
+        first, last = format_time(parse_time(during[0]) - margin), format_time(parse_time(during[1]) + margin)
+        sql += " AND time < ? AND (time < ? OR time > ?)"
+        values.extend((context.baseline_end, first, last))
+    return source.db.execute(sql + " LIMIT 1", values).fetchone() is not None

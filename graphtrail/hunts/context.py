@@ -66,6 +66,7 @@ class HuntContext:
         self.case = case
         self.config = config or HuntConfig()
         self.baseline_case = baseline
+        case.ensure_indexes()  # a case written by an older graphtrail may lack an index the hunts rely on
 
     # -- what the case holds -----------------------------------------------------------------------------
 
@@ -109,13 +110,15 @@ class HuntContext:
         self, names: Iterable[str] | None = None, *, where: str = "", params: tuple[Any, ...] = ()
     ) -> Iterator[HuntEvent]:
         """Events by name (and a fixed SQL condition), in time order, with their effects."""
-        clauses, values = [], list(params)
+        clauses: list[str] = []
+        values: list[Any] = []
         if names is not None:
             names = sorted(set(names))
             clauses.append(f"name IN ({','.join('?' * len(names))})")
             values.extend(names)
         if where:
             clauses.append(f"({where})")
+            values.extend(params)  # bound after the names, in the order the clauses appear
         for row in self.case.events(" AND ".join(clauses), values):
             yield self.inspect(row)
 
