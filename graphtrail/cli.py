@@ -417,6 +417,13 @@ def simulate(
     type=click.Choice(["info", "low", "medium", "high", "critical"]),
     help="Exit with status 1 if any finding is at or above this severity.",
 )
+@click.option(
+    "--min-severity",
+    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    default="low",
+    show_default=True,
+    help="Least severe finding the text output shows (--json always holds every finding).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print incidents and findings as JSON.")
 @click.option("--list", "list_only", is_flag=True, help="List the hunts and exit.")
 def hunt(
@@ -425,6 +432,7 @@ def hunt(
     config_path: Path | None,
     baseline_path: Path | None,
     fail_on: str | None,
+    min_severity: str,
     as_json: bool,
     list_only: bool,
 ) -> None:
@@ -475,7 +483,7 @@ def hunt(
     else:
         from graphtrail.hunt_view import print_report
 
-        print_report(out, report)
+        print_report(out, report, least=Severity.parse(min_severity))
     worst = report.worst()
     if fail_on and worst is not None and worst >= Severity.parse(fail_on):
         raise SystemExit(1)

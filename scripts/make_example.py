@@ -25,8 +25,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "northwind"
 SETTINGS = {
     "seed": 1,
     "accounts": 4,
-    "days": 1,
-    "events": 3000,
+    "days": 3,
+    "events": 6000,
     "start": datetime(2026, 11, 2, tzinfo=UTC),
     "scenarios": ("leaked-ci-key", "stolen-instance-credentials", "admin-key-rotation", "ci-role-chain", "nightly-etl"),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from graphtrail.case import Case
+from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.errors import InputError
 from graphtrail.graph import load_graph
 from graphtrail.ingest import ingest_paths
@@ -75,7 +77,10 @@ def test_no_path_runs_backwards_in_time_or_starts_after_the_fact(
     leaked, _, new_key = _leaked(northwind[1])
     finder = PathFinder(case, load_graph(case))
     assert finder.find(new_key, leaked) == []
-    assert finder.find(leaked, new_key, since="2026-11-02T23:59:00Z") == []
+    created = next(s for s in _story(northwind[1], "leaked-ci-key")["steps"] if s["action"] == "CreateAccessKey")
+    one_second_later = format_time(parse_time(created["time"]) + timedelta(seconds=1))
+    assert finder.find(leaked, new_key, since=one_second_later) == []
+    assert finder.find(leaked, new_key, since=created["time"]) != []
     assert finder.find(leaked, new_key, within=1) != []  # AUTHENTICATES and CreateAccessKey are one event
 
 

@@ -346,6 +346,7 @@ class Baseline:
             ci = self.org.users["ci-deployer"]
             active.add(callers.iam_user(ci, ip=ci.ips[hour_of_day % len(ci.ips)]), CI_USER_MENU, 1.0)
             active.add(callers.iam_user(self.org.users["ops-admin"]), ADMIN_MENU, 0.7)
+            active.add(callers.iam_user(self.org.users["cloud-admin"]), ADMIN_MENU, 0.4)
         return active
 
     def routine(self, world: World, rng: random.Random, t: int, active: Active, cumulative: list[float]) -> Timed:

@@ -330,6 +330,8 @@ def build_organization(seed: int, accounts: int = 5) -> Organization:
     org.workloads.append(
         Workload("ecs", org.prod, HOME_REGION, mint.hex(32), org.role(org.prod, "etl-job"), _aws_ip(rng, HOME_REGION))
     )
+    # Last, so adding it left every earlier draw (and so every other id) as it was.
+    add_user(org.management, "cloud-admin", (OFFICE_IPS[1],), CLI_UA[1])
     return org
 
 

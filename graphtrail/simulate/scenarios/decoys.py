@@ -24,7 +24,7 @@ from graphtrail.simulate.truth import Story
 from graphtrail.simulate.world import World
 
 # Who plays each decoy (fixed by org.py's people) and when their working day has them at it.
-KEY_ROTATION_USER = "ops-admin"
+KEY_ROTATION_USER = "cloud-admin"  # not ops-admin: attacks use that key after the rotation would disable it
 SG_ADMIN = "Farid Haddad"  # AdministratorAccess, UTC+1
 SNAPSHOT_ADMIN = "Ana Lima"  # AdministratorAccess, UTC-3, works from the office
 NEW_EMPLOYEE_OFFSET = 1  # the new colleague joins the UTC+1 office
@@ -63,7 +63,7 @@ def _sso_console_session(
 
 
 def admin_key_rotation(world: World, start: int, story: Story) -> None:
-    """ops-admin replaces their own key: create, switch to the new one, deactivate the old, delete it later."""
+    """cloud-admin replaces their own key: create, switch to the new one, deactivate the old, delete it later."""
     user = world.org.users[KEY_ROTATION_USER]
     admin = callers.iam_user(user)
     t = start
@@ -169,11 +169,11 @@ SCENARIOS = [
         title="An administrator rotates their own access key",
         hours=5,
         play=admin_key_rotation,
-        description="ops-admin, from their usual office address and CLI, creates a new access key for "
+        description="cloud-admin, from their usual office address and CLI, creates a new access key for "
         "themselves, checks it with GetCallerIdentity and a few usual reads, deactivates the old key and deletes "
         "it a few hours later. CreateAccessKey's userName is the caller's own.",
         imitates="persistence:access-key-for-other-user",
-        start_hour=10,  # ops-admin's address is the UTC+1 office's
+        start_hour=10,  # cloud-admin's address is the UTC+1 office's
     ),
     ScenarioSpec(
         name="corporate-sg-rule",

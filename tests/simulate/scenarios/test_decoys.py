@@ -46,7 +46,7 @@ def actor_offset(org: Organization, name: str) -> int:
     """The UTC offset of the working day each decoy's actor keeps."""
     people = {person.name: person for person in org.people}
     if name == "admin-key-rotation":
-        # ops-admin works from an office address: the people at that address set its hours.
+        # the rotating admin works from an office address: the people at that address set its hours.
         (offset,) = {p.utc_offset for p in org.people if p.ip in org.users[KEY_ROTATION_USER].ips}
         return offset
     if name == "corporate-sg-rule":
