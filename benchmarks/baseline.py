@@ -29,9 +29,18 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS  # expect a gzip header
 
 
 def find_log_files(root: str | Path) -> list[Path]:
-    """Every ``.json`` and ``.json.gz`` file under ``root``, sorted, so runs read files in the same order."""
+    """Every log file (``.json``, ``.json.gz``) under ``root``, sorted, so runs read files in the same order."""
     root = Path(root)
-    return sorted(path for path in root.rglob("*") if path.is_file() and path.name.endswith((".json", ".json.gz")))
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and path.name.endswith((".json", ".json.gz")) and _is_log_path(path.relative_to(root))
+    )
+
+
+def _is_log_path(relative: Path) -> bool:
+    """Digests and a simulation's ground truth are not logs: ingest skips them, so the baseline does too."""
+    return "CloudTrail-Digest" not in relative.parts and relative.name != "ground_truth.json"
 
 
 def baseline_parse(paths: Iterable[str | Path]) -> tuple[int, float]:

@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/bench_ingest.py [--events 1000000] [--double] [--workdir benchmarks/out]
 
-Makes the corpus with make_corpus.py if it is missing, then for each size: the baseline in this process,
-the ingest in a fresh child process (so its peak RSS is its own), and loading the graph from the case.
-With --double it also ingests a corpus twice as dense (same organisation, same time span) to show that
-memory follows the graph, not the number of events.
+Makes the corpus with `graphtrail simulate` if it is missing (an organisation of 5 accounts over 7 days, all
+attacks and decoys), then for each size: the baseline in this process, the ingest in a fresh child process (so
+its peak RSS is its own), and loading the graph from the case. With --double it also ingests a corpus twice as
+dense (same seed: the same organisation over the same 7 days, twice the routine activity) to show that memory
+follows the graph, not the number of events.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+CORPUS_DAYS = 7
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
@@ -56,19 +58,22 @@ def ensure_corpus(directory: Path, events: int, seed: int) -> None:
     marker = directory / ".complete"
     if marker.exists() and marker.read_text().strip() == str(events):
         return
-    subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "make_corpus.py"),
-            "--out",
-            str(directory),
-            "--events",
-            str(events),
-            "--seed",
-            str(seed),
-        ],
-        check=True,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "graphtrail.cli",
+        "simulate",
+        "--out",
+        str(directory),
+        "--events",
+        str(events),
+        "--days",
+        str(CORPUS_DAYS),
+        "--seed",
+        str(seed),
+        "--overwrite",
+    ]
+    subprocess.run(command, check=True)
     marker.write_text(str(events))
 
 

@@ -139,20 +139,24 @@ class Baseline:
         return self._workload_callers[cache_key]
 
     def _service_sessions(self, hour_start: int) -> list[Timed]:
-        """AWS Config's hourly session in every account (its calls are routine)."""
+        """The hourly sessions of AWS Config (every account) and EC2 Auto Scaling (where the apps run); their
+        calls are routine."""
         out: list[Timed] = []
-        for account in self.org.accounts:
-            out.extend(self._config_session(account.id, hour_start)[1])
+        for service, account in self._service_accounts():
+            out.extend(self._service_session(service, account, hour_start)[1])
         return out
 
-    def _config_session(self, account: str, hour_start: int) -> tuple[Caller, list[Timed]]:
-        stream = self.world.fork(f"config:{account}:{hour_start}")
-        role = self.org.role(account, "AWSServiceRoleForConfig")
+    def _service_accounts(self) -> list[tuple[ServiceSession, str]]:
+        pairs = [(CONFIG, account.id) for account in self.org.accounts]
+        return pairs + [(AUTOSCALING, account) for account in self.org.deploy_targets]
+
+    def _service_session(self, service: ServiceSession, account: str, hour_start: int) -> tuple[Caller, list[Timed]]:
+        """A service-linked role's session, which the service assumes itself and uses on the account's behalf."""
+        stream = self.world.fork(f"{service.name}:{account}:{hour_start}")
+        role = self.org.role(account, service.role)
         t = hour_start + stream.rng.randint(0, 120)
-        issued = sts.assume_role(stream, t, callers.aws_service("config.amazonaws.com"), role, "AWSConfig-Describe")
-        caller = issued.caller(
-            ip="config.amazonaws.com", user_agent="config.amazonaws.com", invoked_by="config.amazonaws.com"
-        )
+        issued = sts.assume_role(stream, t, callers.aws_service(service.principal), role, service.session_name)
+        caller = issued.caller(ip=service.principal, user_agent=service.principal, invoked_by=service.principal)
         return caller, issued.calls
 
     def _ci_run(self, hour_start: int) -> list[Timed]:
@@ -337,9 +341,9 @@ class Baseline:
             menu = EC2_MENU if workload.kind == "ec2" else LAMBDA_MENU
             caller, issued_at = self._workload(workload, hour_start)
             active.add(caller, menu, 3.0 if workload.kind == "ec2" else 2.0, issued_at)
-        for account in self.org.accounts:
-            caller, calls = self._config_session(account.id, hour_start)
-            active.add(caller, CONFIG_MENU, 1.5, calls[0].time)
+        for service, account in self._service_accounts():
+            caller, calls = self._service_session(service, account, hour_start)
+            active.add(caller, service.menu, service.weight, calls[0].time)
         active.add(callers.aws_service("cloudtrail.amazonaws.com"), TRAIL_MENU, 2.0)
         hour_of_day = (hour_start % DAY) // HOUR
         if 8 <= hour_of_day < 18:
@@ -498,7 +502,34 @@ CONFIG_MENU: tuple[RoutineCall, ...] = (
     _own_bucket_acl,
     _read("rds.amazonaws.com", "DescribeDBSnapshots"),
 )
+AUTOSCALING_MENU: tuple[RoutineCall, ...] = (
+    _read(api.EC2, "DescribeInstances"),
+    _read(api.EC2, "DescribeInstanceStatus"),
+    _read(api.EC2, "DescribeLaunchTemplateVersions"),
+    _read(api.EC2, "DescribeSubnets"),
+    _read("elasticloadbalancing.amazonaws.com", "DescribeTargetHealth"),
+)
 TRAIL_MENU: tuple[RoutineCall, ...] = (_trail_data_key,)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSession:
+    """An AWS service that works in the account through its service-linked role."""
+
+    name: str
+    principal: str
+    role: str
+    session_name: str
+    menu: tuple[RoutineCall, ...]
+    weight: float
+
+
+CONFIG = ServiceSession(
+    "config", "config.amazonaws.com", "AWSServiceRoleForConfig", "AWSConfig-Describe", CONFIG_MENU, 1.5
+)
+AUTOSCALING = ServiceSession(
+    "autoscaling", "autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling", "AutoScaling", AUTOSCALING_MENU, 1.0
+)
 CI_USER_MENU: tuple[RoutineCall, ...] = (
     _artifact_upload,
     _global_read(api.STS, "GetCallerIdentity"),

@@ -1,0 +1,80 @@
+"""Simulator speed and memory: does `graphtrail simulate` stream, and what does an event cost?
+
+    .venv/bin/python benchmarks/bench_simulate.py [--events 1000000] [--factor 10] [--workdir /tmp/gt-sim]
+
+Runs the simulation for --events and for --factor times as many (same seed, organisation and 7 days) in
+child processes, so each peak RSS is its own, and prints events/s and the ratio of the two peaks: memory
+must not grow with the event count. The baseline, measured in this process on the smaller run's output, is
+the least any writer of the same files must do: gzip (level 6) the same JSON. Its ratio says how much of
+the simulator's time goes into making the records rather than writing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHILD = """
+import json, resource, sys
+from pathlib import Path
+from graphtrail.simulate import SimulationConfig, simulate
+summary = simulate(SimulationConfig(out=Path(sys.argv[1]), events=int(sys.argv[2]), days=7, seed=5))
+print(json.dumps({"events": summary.events, "seconds": summary.seconds, "files": summary.files,
+                  "bytes": summary.bytes_written,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def run(out: Path, events: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(out), str(events)], check=True, capture_output=True)
+    return json.loads(done.stdout)
+
+
+def gzip_baseline(out: Path) -> tuple[int, float]:
+    """Compress every log file's JSON again (bodies read and decompressed first, untimed)."""
+    bodies = [gzip.decompress(p.read_bytes()) for p in sorted(out.rglob("*.json.gz"))]
+    started = time.perf_counter()
+    for body in bodies:
+        gzip.compress(body, compresslevel=6, mtime=0)
+    return sum(len(b) for b in bodies), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/gt-sim"))
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    results = {}
+    for events in (args.events, args.events * args.factor):
+        out = args.workdir / f"sim-{events}"
+        figures = run(out, events)
+        results[events] = figures
+        print(
+            f"{figures['events']:>12,} events: {figures['seconds']:7.1f} s, "
+            f"{figures['events'] / figures['seconds']:9,.0f} events/s, {figures['files']:,} files, "
+            f"{figures['bytes'] / 1e6:,.0f} MB gzip, peak RSS {figures['peak_rss'] / 2**20:,.0f} MiB"
+        )
+        if events == args.events:
+            json_bytes, seconds = gzip_baseline(out)
+            print(
+                f"baseline (gzip -6 of the same {json_bytes / 1e6:,.0f} MB of JSON): {seconds:.1f} s; "
+                f"the simulation takes {figures['seconds'] / seconds:.1f}x as long"
+            )
+        shutil.rmtree(out, ignore_errors=True)
+    small, large = (results[n]["peak_rss"] for n in sorted(results))
+    print(f"peak RSS {args.events * args.factor:,} / {args.events:,} events: {large / small:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
