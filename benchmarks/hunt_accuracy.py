@@ -121,16 +121,20 @@ def invictus(workdir: Path) -> None:
     )
     print("| Stratus session | events | hunts that fired on them (worst severity) |")
     print("|---|---|---|")
-    found = 0
+    found = found_without_tooling = 0
     for session, events in sorted(sessions.items(), key=lambda item: (labels[item[0]], item[0])):
         hits = [f for f in findings if events & set(f.event_ids)]
         found += bool(hits)
+        found_without_tooling += any(f.hunt != "attacker-tooling" for f in hits)
         worst: dict[str, Severity] = {}
         for f in hits:
             worst[f.hunt] = max(worst.get(f.hunt, Severity.INFO), f.severity)
         text = ", ".join(f"{h} ({s})" for h, s in sorted(worst.items())) or "-"
         print(f"| {labels[session]} ({session[:8]}) | {len(events)} | {text} |")
-    print(f"\nSessions with at least one finding: {found}/{len(sessions)}.")
+    print(
+        f"\nSessions with at least one finding: {found}/{len(sessions)}; leaving out attacker-tooling (which "
+        f"recognises Stratus's own user agent): {found_without_tooling}/{len(sessions)}."
+    )
 
 
 def _session_label(hints: set[str], names: set[str]) -> str:
