@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphtrail.findings import Finding, Hop, Severity
+from graphtrail.grouping import connected_groups
 from graphtrail.lineage import KeyLineage, chain_of
 
 
@@ -54,26 +55,8 @@ class Incident:
 
 def group_incidents(findings: Iterable[Finding], lineage: dict[str, KeyLineage]) -> list[Incident]:
     """Join findings into incidents; worst first, then earliest."""
-    findings = list(findings)
-    parent = list(range(len(findings)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[str, int] = {}
-    for index, finding in enumerate(findings):
-        for link in _links(finding, lineage):
-            if link in owner:
-                parent[root(index)] = root(owner[link])
-            else:
-                owner[link] = index
-    groups: dict[int, list[Finding]] = {}
-    for index, finding in enumerate(findings):
-        groups.setdefault(root(index), []).append(finding)
-    incidents = [_incident(group) for group in groups.values()]
+    groups = connected_groups(list(findings), lambda finding: _links(finding, lineage))
+    incidents = [_incident(group) for group in groups]
     return sorted(incidents, key=lambda i: (-i.severity, i.timeline[0].time if i.timeline else "", i.id))
 
 

@@ -12,7 +12,6 @@ session, an address the organisation already used) rather than by how many there
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,8 +31,8 @@ from graphtrail.hunts.common import (
     DATA_FROM_CLOUD_STORAGE,
     STORAGE_OBJECT_DISCOVERY,
     VALID_CLOUD_ACCOUNTS,
-    address_known,
     finding_from,
+    is_new_address,
 )
 from graphtrail.hunts.context import HuntContext, HuntEvent
 
@@ -282,15 +281,11 @@ class _Signs:
         return self.tool is not None and self.tool.kind == "offensive"
 
 
-def _signs(context: HuntContext, calls: Sequence[_Call], actor_kind: str) -> _Signs:
+def _signs(context: HuntContext, calls: Sequence[_Call], actor_kind: str, key: str | None) -> _Signs:
     start = calls[0].time
     denied = sum(1 for call in calls if is_denied(call.error_code))
     addresses = sorted({call.source_ip for call in calls if call.source_ip})
-    new = [
-        ip
-        for ip in addresses
-        if _outside(context, ip) and not address_known(context, ip, during=(start, calls[-1].time))
-    ]
+    new = [ip for ip in addresses if is_new_address(context, ip, key, during=(start, calls[-1].time))]
     tools = Counter(tool for call in calls if (tool := tool_of(call.user_agent, call.time)) is not None)
     tool = next(
         (t for t, n in tools.most_common() if t.kind in ("offensive", "emulation") and n * 3 >= len(calls)), None
@@ -310,16 +305,6 @@ def _actor_kind(context: HuntContext, event_id: str) -> str:
     return str(row[0]) if row else ""
 
 
-def _outside(context: HuntContext, ip: str) -> bool:
-    """A public address outside the organisation's networks (private and reserved ones are internal or masked)."""
-    if service_made(ip) or context.is_trusted_address(ip):
-        return False
-    try:
-        return ipaddress.ip_address(ip).is_global
-    except ValueError:
-        return False
-
-
 def _recon_finding(
     context: HuntContext, actor: str, key: str | None, ip: str | None, calls: list[_Call]
 ) -> Finding | None:
@@ -327,7 +312,7 @@ def _recon_finding(
     names = Counter(call.name for call in calls)
     services = sorted({call.source.split(".")[0] for call in calls})
     full = len(names) >= thresholds.recon_calls
-    signs = _signs(context, calls, _actor_kind(context, calls[0].event_id))
+    signs = _signs(context, calls, _actor_kind(context, calls[0].event_id), key)
     if not full and not signs.corroborated:
         return None
     if context.is_automation(actor) and not signs.new_addresses:
@@ -399,7 +384,7 @@ def denied_burst(context: HuntContext) -> Iterator[Finding]:
 def _denied_finding(context: HuntContext, actor: str, key: str | None, calls: list[_Call]) -> Finding | None:
     names = Counter(call.name for call in calls)
     services = sorted({call.source.split(".")[0] for call in calls})
-    signs = _signs(context, calls, _actor_kind(context, calls[0].event_id))
+    signs = _signs(context, calls, _actor_kind(context, calls[0].event_id), key)
     if context.is_automation(actor) and not signs.new_addresses:
         return None
     enumerating = len(names) >= 3 and len(services) >= 2
@@ -506,8 +491,7 @@ def _spike_finding(context: HuntContext, actor: str, hours: list[tuple[str, int]
     total = len(events)
     peak = max(count for _, count in hours)
     known = context.baseline_ips(actor)
-    new = sorted({e.row.source_ip for e in events if e.row.source_ip and e.row.source_ip not in known
-                  and _outside(context, e.row.source_ip) and not context.is_aws_address(e.row.source_ip)})  # fmt: skip
+    new = sorted(context.outside_addresses(e.row for e in events) - known)
     names = Counter(event.row.name for event in events)
     data = sum(1 for event in events if event.row.category == "Data")
     severity, confidence = (Severity.MEDIUM, 0.6) if new else (Severity.LOW, 0.4)

@@ -76,7 +76,8 @@ def finding_from(
     *,
     hops: Sequence[Hop] | None = None,
 ) -> Finding:
-    """A finding whose path is `hops` (default: one hop per event) and whose entities are the events' own."""
+    """A finding whose path is `hops` (default: one hop per event) and whose entities are the events' own
+    (addresses only when outside: those are what incidents are joined on and what a responder blocks)."""
     finding = Finding(
         hunt=hunt,
         category=category,
@@ -92,11 +93,7 @@ def finding_from(
         finding.principals.add(row.actor)
         if row.access_key:
             finding.keys.add(row.access_key)
-        if (
-            row.source_ip
-            and not context.is_aws_address(row.source_ip)
-            and not context.is_trusted_address(row.source_ip)
-        ):
+        if row.source_ip and context.is_outside_call(row):
             finding.ips.add(row.source_ip)
         if event.target and event.target != row.source:
             finding.resources.add(event.target)
@@ -129,3 +126,18 @@ def address_known(
         sql += " AND time < ? AND (time < ? OR time > ?)"
         values.extend((context.baseline_end, first, last))
     return source.db.execute(sql + " LIMIT 1", values).fetchone() is not None
+
+
+def is_new_address(
+    context: HuntContext,
+    ip: str | None,
+    access_key: str | None,
+    *,
+    during: tuple[str, str],
+    principal: str | None = None,
+) -> bool:
+    """Where an intruder shows rather than where the organisation (or `principal`) works: an outside address
+    (`HuntContext.is_outside_use`) that the baseline does not know (`address_known`, `during` left out)."""
+    if not ip or not context.is_outside_use(ip, access_key):
+        return False
+    return not address_known(context, ip, during=during, principal=principal)

@@ -15,7 +15,6 @@ The helpers `bulk_reads`, `suspicion` and `grouped_hops` are shared with the exf
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -95,17 +94,6 @@ def shown(identity: str) -> str:
     return identity.removeprefix(PERSON)
 
 
-def is_outside(context: HuntContext, ip: str | None) -> bool:
-    """A public address that is neither AWS's nor a configured corporate network (VPC-private ones are ours)."""
-    if not ip:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False  # a service name: AWS acting
-    return address.is_global and not context.is_aws_address(ip) and not context.is_trusted_address(ip)
-
-
 # -- the baseline, read lazily and shared by the hunts of one context -------------------------------------------
 
 
@@ -137,16 +125,10 @@ class DataBaseline:
 
     @cached_property
     def addresses(self) -> dict[str, set[str]]:
-        """Identity -> the addresses its actors called from in the baseline (empty set: it called, from none).
-
-        One pass over the baseline's (actor, address) pairs answers every later question about any identity:
-        asking per identity would walk a busy workload role's every event each time."""
-        where, params = self.before_end("1")
+        """Identity -> the addresses its actors called from in the baseline (empty set: it called, from none)."""
         found: dict[str, set[str]] = defaultdict(set)
-        for actor, ip in self.db.execute(f"SELECT DISTINCT actor, source_ip FROM events WHERE {where}", params):
-            known = found[identity_of(actor)]
-            if ip:
-                known.add(ip)
+        for actor, ips in self.context.baseline_addresses.items():
+            found[identity_of(actor)].update(ips)
         return dict(found)
 
     def identity_ips(self, identity: str) -> set[str]:
@@ -167,21 +149,22 @@ def data_baseline(context: HuntContext) -> DataBaseline:
     return _BASELINES[context]
 
 
-def suspicion(context: HuntContext, actor: str, keys: Iterable[str], ips: Iterable[str]) -> list[str]:
-    """Why the credentials of these calls look stolen: an outside address new for the identity, or a key
-    whose lineage passes through a session issued to an address new for its issuer."""
+def suspicion(context: HuntContext, actor: str, calls: Sequence[HuntEvent], *, addresses: bool = True) -> list[str]:
+    """Why the credentials of these calls (by `actor`'s identity) look stolen: an outside address new for the
+    identity (unless `addresses` is false), or a key whose lineage passes through a session issued to an outside
+    address new for its issuer."""
     base = data_baseline(context)
     identity = identity_of(actor)
     reasons: list[str] = []
     flagged: set[str] = set()
-    for ip in sorted(set(ips)):
-        if is_outside(context, ip) and ip not in base.identity_ips(identity):
+    for ip in sorted(context.outside_addresses(e.row for e in calls) if addresses else ()):
+        if ip not in base.identity_ips(identity):
             flagged.add(ip)
             reasons.append(f"{ip} is outside AWS and an address {shown(identity)} never used in the baseline")
-    for key in sorted(set(keys)):
+    for key in sorted({e.row.access_key for e in calls if e.row.access_key}):
         for hop in context.chain(key):
             ip = hop.source_ip
-            if not hop.issuer or ip in flagged or not is_outside(context, ip):
+            if not hop.issuer or ip in flagged or not context.is_outside_use(ip, hop.issuer_key):
                 continue
             if ip not in base.identity_ips(identity_of(hop.issuer)):
                 flagged.add(ip)  # type: ignore[arg-type]
@@ -245,8 +228,10 @@ def call_counts(events: Iterable[HuntEvent]) -> str:
 
 
 def _addresses(context: HuntContext, events: Iterable[HuntEvent]) -> str:
+    events = list(events)
     ips = sorted({e.row.source_ip for e in events if e.row.source_ip})
-    labels = [f"{ip} ({'outside AWS' if is_outside(context, ip) else 'AWS or trusted'})" for ip in ips[:5]]
+    outside = context.outside_addresses(e.row for e in events)
+    labels = [f"{ip} ({'outside AWS' if ip in outside else 'AWS or trusted'})" for ip in ips[:5]]
     return ", ".join(labels) + (f" and {len(ips) - 5} more" if len(ips) > 5 else "") if ips else "no address"
 
 
@@ -294,6 +279,7 @@ class BulkRead:
     reasons: list[str] = field(default_factory=list)  # why the credentials look stolen
     routine: str = ""  # why it looks like the usual job, when it does
     continued: str = ""  # the reads around the part inspected, when the activity lasted longer
+    outside: bool = False  # some reads came from outside AWS and the trusted networks
 
     @property
     def first(self) -> str:
@@ -306,10 +292,6 @@ class BulkRead:
     @property
     def keys(self) -> set[str]:
         return {e.row.access_key for e in self.reads if e.row.access_key}
-
-    @property
-    def ips(self) -> set[str]:
-        return {e.row.source_ip for e in self.reads if e.row.source_ip}
 
 
 _BULK: WeakKeyDictionary[HuntContext, list[BulkRead]] = WeakKeyDictionary()
@@ -408,12 +390,12 @@ class _Habits:
 
     def _pairs(self, identity: str, bucket: str, ip: str | None, baseline_only: bool) -> list[tuple[int, int]]:
         """(calls in hours h and h+1, h) of the identity's compatible reads on the bucket, busiest first."""
-        outside = is_outside(self.context, ip)
+        outside = self.context.is_outside_address(ip)
         key = (identity, bucket, ip if outside else None, baseline_only)
         if key not in self._ranked:
             summed: Hours = defaultdict(int)
             for other_ip, hours in self.by_identity.get((identity, bucket), ()):
-                if (other_ip != ip) if outside else is_outside(self.context, other_ip):
+                if (other_ip != ip) if outside else self.context.is_outside_address(other_ip):
                     continue
                 for hour, count in hours.items():
                     if not baseline_only or hour + 1 < self.baseline_hour:
@@ -513,8 +495,8 @@ def _bulk_read(
     ]
     bulk = BulkRead(actor, bucket, reads, listings, _bytes_moved(reads), routine=routine)
     bulk.continued = around
-    bulk.reasons = suspicion(context, actor, bulk.keys, bulk.ips)
-    outside = any(is_outside(context, ip) for ip in bulk.ips)
+    bulk.reasons = suspicion(context, actor, reads)
+    bulk.outside = outside = bool(context.outside_addresses(e.row for e in reads))
     if bulk.reasons:
         bulk.severity, bulk.routine = Severity.HIGH, ""
     elif routine:
@@ -536,7 +518,7 @@ def bulk_data_read(context: HuntContext) -> Iterator[Finding]:
         why = f" Suspicious: {'; '.join(bulk.reasons)}." if bulk.reasons else ""
         routine = f" Routine: {bulk.routine}, so this looks like its usual job." if bulk.routine else ""
         routine += f" There were {bulk.continued}." if bulk.continued else ""
-        outside = not bulk.routine and not bulk.reasons and any(is_outside(context, ip) for ip in bulk.ips)
+        outside = not bulk.routine and not bulk.reasons and bulk.outside
         where = " The reads came from outside AWS and the configured networks." if outside else ""
         keys = ", ".join(sorted(bulk.keys)) or "no key"
         narrative = (
@@ -597,11 +579,10 @@ def _new_bucket_finding(context: HuntContext, identity: str, bucket: str, events
     first = events[0]
     succeeded = [e for e in events if not e.failed]
     keys = {e.row.access_key for e in events if e.row.access_key}
-    ips = {e.row.source_ip for e in events if e.row.source_ip}
-    reasons = suspicion(context, first.row.actor, keys, ips)
+    reasons = suspicion(context, first.row.actor, events)
     if not base.identity_known(identity):
         reasons.insert(0, f"{shown(identity)} itself made no call in the baseline")
-    outside = sorted(ip for ip in ips if is_outside(context, ip))
+    outside = sorted(context.outside_addresses(e.row for e in events))
     if outside and not reasons:
         reasons.append(f"the calls came from outside AWS ({', '.join(outside)})")
     if succeeded:
@@ -702,12 +683,11 @@ def off_hours_data_access(context: HuntContext) -> Iterator[Finding]:
 
 def _night_finding(context: HuntContext, person: _Person, night: list[HuntEvent]) -> Finding:
     base = data_baseline(context)
-    ips = {e.row.source_ip for e in night if e.row.source_ip}
     keys = {e.row.access_key for e in night if e.row.access_key}
     known_ips = base.identity_ips(identity_of(person.actor))
-    new_ips = sorted(ip for ip in ips if is_outside(context, ip) and ip not in known_ips)
+    new_ips = sorted(ip for ip in context.outside_addresses(e.row for e in night) if ip not in known_ips)
     reasons = [f"{ip} is an outside address {person.actor} never used in the baseline" for ip in new_ips]
-    reasons += [r for r in suspicion(context, night[0].row.actor, keys, ()) if r not in reasons]
+    reasons += [r for r in suspicion(context, night[0].row.actor, night, addresses=False) if r not in reasons]
     reads = sum(1 for e in night if e.row.name == "GetObject" and not e.failed)
     heavy = reads >= context.config.thresholds.bulk_objects
     if reasons and (heavy or person.via_chain):

@@ -145,7 +145,7 @@ def _sharing_finding(context: HuntContext, event: HuntEvent) -> Finding | None:
             f" Replication runs as {facts.get('role_arn')}; objects already in the bucket are copied only by an S3 "
             "Batch Operations job (look for CreateJob)."
         )
-    reasons = suspicion(context, event.row.actor, _tuple(event.row.access_key), _tuple(event.row.source_ip))
+    reasons = suspicion(context, event.row.actor, [event])
     if reasons:
         narrative += f" Suspicious: {'; '.join(reasons)}."
     evidence = [event]
@@ -233,7 +233,7 @@ def _acceleration_finding(context: HuntContext, event: HuntEvent) -> Finding | N
     if status.lower() != "enabled":
         return None
     staging = _staging(context, event) if not event.failed else []
-    reasons = suspicion(context, event.row.actor, _tuple(event.row.access_key), _tuple(event.row.source_ip))
+    reasons = suspicion(context, event.row.actor, [event])
     severity = Severity.MEDIUM if (staging or reasons) and not event.failed else Severity.LOW
     narrative = (
         f"{who(event)} turned on S3 Transfer Acceleration for {event.target} at {event.time}"
@@ -257,9 +257,7 @@ def _datasync_finding(context: HuntContext, run: list[HuntEvent]) -> Finding:
     first = run[0]
     succeeded = [e for e in run if not e.failed]
     external = any(e.facts.get("external") for e in succeeded)
-    keys = {e.row.access_key for e in run if e.row.access_key}
-    ips = {e.row.source_ip for e in run if e.row.source_ip}
-    reasons = suspicion(context, first.row.actor, keys, ips)
+    reasons = suspicion(context, first.row.actor, run)
     staging = [bulk for e in succeeded for bulk in _staging(context, e)]
     habitual = _datasync_in_baseline(context, first.row.actor)
     if not succeeded:

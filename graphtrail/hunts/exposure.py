@@ -176,8 +176,7 @@ def _finding(
     group = first.target
     category = f"defense-evasion:{'new-' if created else ''}security-group-opened-to-{opening.kind}"
     narrative = f"{who(first)} opened security group {group} to {opening.audience}: {steps}."
-    keys = {e.row.access_key for e in run if e.row.access_key}
-    reasons = suspicion(context, first.row.actor, keys, {e.row.source_ip for e in run if e.row.source_ip})
+    reasons = suspicion(context, first.row.actor, run)
     if reasons:
         narrative += f" Suspicious: {'; '.join(reasons)}."
     if created:

@@ -3,10 +3,10 @@
 Both questions are about where a credential is used compared with where its owner normally works. The owner
 of a long-term key (AKIA) or of a user's own session is that user; the owner of a federated session is the
 user who minted it; the owner of an Identity Center / SAML session is the person (the session name), across
-accounts and permission sets. An address is only "new" when it is a real address outside AWS, outside the
-configured trusted networks and outside private ranges, and when neither the owner nor anyone else in the
-organisation called from it (or from its /24) during the baseline. A principal that only appears after the
-baseline has no habits to compare with, so it is reported lower.
+accounts and permission sets. An address is only "new" when it is outside (`HuntContext.is_outside`: not
+AWS's, not a trusted network) and public (a private address names no place), and when neither the owner nor
+anyone else in the organisation called from it (or from its /24) during the baseline. A principal that only
+appears after the baseline has no habits to compare with, so it is reported lower.
 """
 
 from __future__ import annotations
@@ -30,15 +30,10 @@ from graphtrail.hunts.common import (
     finding_from,
     who,
 )
-from graphtrail.hunts.context import HuntContext, HuntEvent, seconds_between
+from graphtrail.hunts.context import HuntContext, HuntEvent, is_private_address, seconds_between
 
 FIRST_EVENTS = 50  # events shown per key and new address (the first ones)
 HOP_GAP_SECONDS = 3600  # use events closer than this form one hop
-PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(cidr)
-    for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
-                 "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128")
-)  # fmt: skip
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet")
 SAML = "AssumeRoleWithSAML"
 SSO_ROLE_PREFIX = "AWSReservedSSO_"
@@ -62,20 +57,12 @@ def _network(ip: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def is_private_address(ip: str | None) -> bool:
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return False
-    return any(address in network for network in PRIVATE_NETWORKS)
-
-
 class Addresses:
     """Where each owner, and the organisation as a whole, called from during the baseline."""
 
     def __init__(self, context: HuntContext) -> None:
         self.context = context
-        self._known: dict[str, set[str]] = {}
+        self._known: dict[str, frozenset[str]] = {}
         self._known_networks: dict[str, set[str]] = {}
 
     def _baseline(self) -> tuple[Case, str | None]:
@@ -84,17 +71,19 @@ class Addresses:
             return self.context.baseline_case, None
         return self.context.case, self.context.baseline_end
 
-    @cached_property
-    def organisation(self) -> set[str]:
+    @property
+    def organisation(self) -> frozenset[str]:
         """Every address anyone called from during the baseline; empty when the case has no baseline."""
-        source, end = self._baseline()
-        sql = "SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL"
-        rows = source.db.execute(sql + " AND time < ?", (end,)) if end is not None else source.db.execute(sql)
-        return {ip for (ip,) in rows}
+        return self.context.organisation_addresses
 
     @cached_property
     def _organisation_networks(self) -> set[str]:
-        return {net for ip in self.organisation if self.outside(ip) and (net := _network(ip))}
+        return {net for ip in self.organisation if self.is_place(ip) and (net := _network(ip))}
+
+    def is_place(self, ip: str | None) -> bool:
+        """An outside address (`HuntContext.is_outside`) that is public: only those say where someone works. A
+        private address names no place (strangers share 10.0.0.x and VPN pools), so it is never new."""
+        return self.context.is_outside(ip) and not is_private_address(ip)
 
     @cached_property
     def saml_sessions(self) -> set[str]:
@@ -142,35 +131,25 @@ class Addresses:
                 return f"person:{person}"
         return actor
 
-    def known(self, owner: str) -> set[str]:
+    def known(self, owner: str) -> frozenset[str]:
         if owner not in self._known:
             if owner.startswith("person:"):
-                self._known[owner] = self._person_ips.get(owner.removeprefix("person:"), set())
+                self._known[owner] = frozenset(self._person_ips.get(owner.removeprefix("person:"), ()))
             else:
                 self._known[owner] = self.context.baseline_ips(owner)
         return self._known[owner]
-
-    def outside(self, ip: str | None) -> bool:
-        """A real address that is neither AWS's, nor a trusted network, nor a private range."""
-        if not ip:
-            return False
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            return False  # a service name: AWS acting
-        context = self.context
-        return not (context.is_aws_address(ip) or context.is_trusted_address(ip) or is_private_address(ip))
 
     def familiar_to_organisation(self, ip: str) -> bool:
         return ip in self.organisation or _network(ip) in self._organisation_networks
 
     def unfamiliar(self, ip: str | None, owners: Iterable[str], seen: Iterable[str] = ()) -> bool:
-        """`ip` is outside, and neither the owners nor the organisation used it (or its /24) in the baseline.
+        """`ip` is a place (`is_place`), and neither the owners nor the organisation used it (or its /24) in the
+        baseline.
 
         When no owner has a baseline, `seen` (addresses the same act already came from) stands in for it: a
         second address is then the new one.
         """
-        if not ip or not self.outside(ip) or self.familiar_to_organisation(ip):
+        if not ip or not self.is_place(ip) or self.familiar_to_organisation(ip):
             return False
         owners = list(owners)
         if any(ip in self.known(owner) or _network(ip) in self._networks(owner) for owner in owners):
@@ -300,7 +279,7 @@ def key_from_new_ip(context: HuntContext) -> Iterator[Finding]:
         (context.baseline_end, SAML),
     )
     for actor, actor_kind, access_key, ip, calls, last in rows:
-        if not addresses.outside(ip):
+        if not addresses.is_place(ip):
             continue
         owner = addresses.owner_of(actor, actor_kind, access_key)
         if not addresses.unfamiliar(ip, [owner]):

@@ -10,16 +10,16 @@ Four hunts read the case's credential lineage (which call minted each temporary 
   or commands run on instances (SSM SendCommand/StartSession), and what the workload's session did next.
 - workload-key-outside-aws: a key AWS issued to an instance, function or task, used from outside AWS.
 
-"Outside" means an address that is neither in AWS's published ranges nor in the configured trusted networks.
-A private address (RFC 1918 and the like) counts as outside unless the call came through a VPC endpoint:
-CloudTrail records a private source address only for calls through an interface endpoint (which it marks
-with vpcEndpointId), so a private address without one did not come from inside a VPC. In the Invictus data
-set the operator's workstation appears as 192.168.10.20 without an endpoint, and it is the attacker.
+"Outside" means what `HuntContext.is_outside` says: an address that is neither in AWS's published ranges nor
+in the configured trusted networks; a service name (ec2.amazonaws.com) is AWS. A private address (RFC 1918 and
+the like) counts as outside unless the call came through a VPC endpoint: CloudTrail records a private source
+address only for calls through an interface endpoint (which it marks with vpcEndpointId), so a private address
+without one did not come from inside a VPC. In the Invictus data set the operator's workstation appears as
+192.168.10.20 without an endpoint, and it is the attacker.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +45,7 @@ from graphtrail.hunts.common import (
     bursts,
     finding_from,
 )
-from graphtrail.hunts.context import HuntContext, HuntEvent, seconds_between
+from graphtrail.hunts.context import HuntContext, HuntEvent, is_private_address, seconds_between
 from graphtrail.lineage import Issuance, KeyLineage, chain_of
 
 # Services that hand a role's session to a workload (an instance, a function, a task).
@@ -69,44 +69,7 @@ OUTSIDE_USE_GAP_SECONDS = 6 * 3600  # outside uses of one workload's keys this c
 REVIEW_MARGIN_SECONDS = 3600  # baseline occurrences this close to the activity under review are part of it
 
 
-# -- addresses, identities and what a call did ---------------------------------------------------------------
-
-
-class _Places:
-    """Tells outside addresses from AWS and trusted ones; a private address is inside only behind a VPC endpoint."""
-
-    def __init__(self, context: HuntContext) -> None:
-        self.context = context
-        self._endpoint: dict[tuple[str | None, str], bool] = {}
-        self._address: dict[str, bool] = {}
-
-    def maybe_outside(self, ip: str | None) -> bool:
-        """Outside, or private (which only the event itself can settle): for quick screening by address."""
-        if not ip:
-            return False
-        known = self._address.get(ip)
-        if known is None:
-            known = self._address[ip] = not self.context.is_aws_address(ip) and not self.context.is_trusted_address(ip)
-        return known
-
-    def outside(self, row: EventRow) -> bool:
-        ip = row.source_ip
-        if not self.maybe_outside(ip):
-            return False
-        assert ip is not None
-        if not _is_private(ip):
-            return True
-        cached = (row.access_key, ip)
-        if cached not in self._endpoint:
-            self._endpoint[cached] = bool(self.context.inspect(row).event.vpc_endpoint_id)
-        return not self._endpoint[cached]
-
-
-def _is_private(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_private
-    except ValueError:
-        return False
+# -- identities and what a call did ---------------------------------------------------------------
 
 
 def _account_of(principal: str | None) -> str | None:
@@ -343,33 +306,32 @@ def _chains(lineage: dict[str, KeyLineage], min_hops: int) -> list[_Chain]:
     return sorted(found, key=lambda chain: (chain.start, chain.hops[-1].access_key_id))
 
 
-def _chain_inside(case: Case, chain: _Chain, places: _Places) -> bool:
+def _chain_inside(context: HuntContext, case: Case, chain: _Chain) -> bool:
     """Every hop and every use of the chain's sessions from AWS or trusted addresses (private ones do not count)."""
-    if any(places.maybe_outside(hop.source_ip) for hop in chain.performed):
+    if any(context.is_outside(hop.source_ip) for hop in chain.performed):
         return False
     keys = chain.sessions
     if not keys:
         return True
     marks = ",".join("?" * len(keys))
     rows = case.db.execute(f"SELECT DISTINCT source_ip FROM events WHERE access_key IN ({marks})", keys)
-    return not any(places.maybe_outside(ip) for (ip,) in rows)
+    return not any(context.is_outside(ip) for (ip,) in rows)
 
 
 def role_chain(context: HuntContext) -> Iterator[Finding]:
-    places = _Places(context)
     min_hops = context.config.thresholds.chain_hops
     chains = _chains(context.lineage, min_hops)
     if not chains:
         return
     issuances = _Issuances(context.case)
-    inside = {id(chain): _chain_inside(context.case, chain, places) for chain in chains}
+    inside = {id(chain): _chain_inside(context, context.case, chain) for chain in chains}
     in_baseline: Counter[tuple[tuple[str, str] | None, ...]] = Counter(
         chain.roles for chain in chains if inside[id(chain)] and chain.start < context.baseline_end
     )
     if context.baseline_case is not None:
         baseline_chains = _chains(context.baseline_case.lineage(), min_hops)
         in_baseline.update(
-            chain.roles for chain in baseline_chains if _chain_inside(context.baseline_case, chain, places)
+            chain.roles for chain in baseline_chains if _chain_inside(context, context.baseline_case, chain)
         )
     routine: dict[tuple[tuple[str, str] | None, ...], list[_Chain]] = defaultdict(list)
     for chain in chains:
@@ -377,7 +339,7 @@ def role_chain(context: HuntContext) -> Iterator[Finding]:
         if inside[id(chain)] and in_baseline[chain.roles] - counted >= 1:
             routine[chain.roles].append(chain)
             continue
-        finding = _chain_finding(context, chain, issuances, places)
+        finding = _chain_finding(context, chain, issuances)
         if finding is not None:
             yield finding
     for shape, runs in routine.items():
@@ -389,7 +351,7 @@ def _hop_of(hop: KeyLineage, issuances: _Issuances) -> Hop:
                issuances.copies(hop.event_id), hop.source_ip, hop.issuer_key)  # fmt: skip
 
 
-def _chain_finding(context: HuntContext, chain: _Chain, issuances: _Issuances, places: _Places) -> Finding | None:
+def _chain_finding(context: HuntContext, chain: _Chain, issuances: _Issuances) -> Finding | None:
     performed = chain.performed
     if not performed:
         return None
@@ -398,7 +360,7 @@ def _chain_finding(context: HuntContext, chain: _Chain, issuances: _Issuances, p
     uses = [row for key in chain.sessions for row in context.key_uses(key)]
     uses.sort(key=lambda row: (row.time, row.event_id))
     did = _activity(context, uses, skip=hop_ids)
-    outside_rows = [row for row in hop_rows + uses if places.outside(row)]
+    outside_rows = [row for row in hop_rows + uses if context.is_outside_call(row)]
     outside_ips = sorted({row.source_ip for row in outside_rows if row.source_ip})
     automation = any(context.is_automation(principal) for principal in chain.principals())
     crossed = bool(chain.crossings)
@@ -591,7 +553,6 @@ def _outside_window(times: list[str | None] | None, window: Window) -> bool:
 def first_time_role_assumption(context: HuntContext) -> Iterator[Finding]:
     if not context.baseline_end:
         return
-    places = _Places(context)
     baseline = _RoleBaseline()
     baseline.add(context.case.issuances(), context.baseline_end)
     if context.baseline_case is not None:
@@ -602,13 +563,13 @@ def first_time_role_assumption(context: HuntContext) -> Iterator[Finding]:
     for group in by_pair.values():
         first = group[0]
         if not baseline.knows(first, _review_window(first.event.time)):
-            if first.event.time >= context.baseline_end or not _recurs_daily_from_inside(group, places):
-                yield _first_time_finding(context, group, places)
+            if first.event.time >= context.baseline_end or not _recurs_daily_from_inside(context, group):
+                yield _first_time_finding(context, group)
             continue
         new_places: dict[str, list[_Assumption]] = defaultdict(list)
         for assumption in group:
             ip = assumption.event.row.source_ip
-            if ip and places.outside(assumption.event.row):
+            if ip and context.is_outside_call(assumption.event.row):
                 new_places[ip].append(assumption)
         for ip, found in new_places.items():
             if not baseline.knows_address(found[0], ip, _review_window(found[0].event.time)):
@@ -620,10 +581,10 @@ def _review_window(time: str) -> Window:
     return _shift(time, -REVIEW_MARGIN_SECONDS), _shift(time, REVIEW_MARGIN_SECONDS)
 
 
-def _recurs_daily_from_inside(group: list[_Assumption], places: _Places) -> bool:
+def _recurs_daily_from_inside(context: HuntContext, group: list[_Assumption]) -> bool:
     """A pair first seen inside the baseline period, that the case shows again on two other days, always from AWS
     or trusted addresses: a daily job the short baseline caught only once, not a first time."""
-    if any(places.outside(a.event.row) for a in group):
+    if any(context.is_outside_call(a.event.row) for a in group):
         return False
     days = {a.event.time[:10] for a in group if not a.event.failed}
     return len(days - {group[0].event.time[:10]}) >= 2
@@ -656,7 +617,7 @@ def _sessions_activity(context: HuntContext, group: Sequence[_Assumption], skip:
     return _activity(context, rows, skip=skip)
 
 
-def _first_time_finding(context: HuntContext, group: list[_Assumption], places: _Places) -> Finding:
+def _first_time_finding(context: HuntContext, group: list[_Assumption]) -> Finding:
     first = group[0]
     succeeded = [a for a in group if not a.event.failed]
     external = first.account is not None and first.account not in context.own_accounts
@@ -671,7 +632,9 @@ def _first_time_finding(context: HuntContext, group: list[_Assumption], places: 
         severity, confidence = Severity.LOW, 0.5
     else:
         severity, confidence = Severity.MEDIUM, 0.6
-    outside = sorted({a.event.row.source_ip for a in group if a.event.row.source_ip and places.outside(a.event.row)})
+    outside = sorted(
+        {a.event.row.source_ip for a in group if a.event.row.source_ip and context.is_outside_call(a.event.row)}
+    )
     if external:
         category = "initial-access:external-account-assumed-role"
     elif crossed:
@@ -777,11 +740,10 @@ def workload_pivot(context: HuntContext) -> Iterator[Finding]:
     pivots = _pivots(context)
     if not pivots:
         return
-    places = _Places(context)
     issuances = _Issuances(context.case)
     sessions = _WorkloadSessions(context, issuances)
     for run in _pivot_runs(pivots):
-        yield _pivot_finding(context, run, issuances, sessions, places)
+        yield _pivot_finding(context, run, issuances, sessions)
 
 
 def _pivot_runs(pivots: list[HuntEvent]) -> list[list[HuntEvent]]:
@@ -831,7 +793,7 @@ class _WorkloadSessions:
 
 
 def _pivot_finding(
-    context: HuntContext, run: list[HuntEvent], issuances: _Issuances, sessions: _WorkloadSessions, places: _Places
+    context: HuntContext, run: list[HuntEvent], issuances: _Issuances, sessions: _WorkloadSessions
 ) -> Finding:
     first, last = run[0], run[-1]
     succeeded = [event for event in run if not event.failed]
@@ -849,10 +811,10 @@ def _pivot_finding(
     # The workload's key used from the caller's own address: the command read it out. Not when the caller is a
     # workload itself (a CI runner and the instances it starts can share a NAT gateway's address).
     caller_ips = set() if _from_workload(context, first) else {e.row.source_ip for e in run if e.row.source_ip}
-    elsewhere = [row for row in rows if places.outside(row) or row.source_ip in caller_ips]
+    elsewhere = [row for row in rows if context.is_outside_call(row) or row.source_ip in caller_ips]
     did = _activity(context, rows)
     routine = all(_did_before(context, event, first.time) for event in run)
-    caller_outside = any(places.outside(event.row) for event in run)
+    caller_outside = any(context.is_outside_call(event.row) for event in run)
     if elsewhere:
         severity, confidence = Severity.HIGH, 0.85
     elif not succeeded:
@@ -935,7 +897,6 @@ def _workload_issued(hop: KeyLineage) -> bool:
 
 
 def workload_key_outside_aws(context: HuntContext) -> Iterator[Finding]:
-    places = _Places(context)
     workload_keys = {key: hop for key, hop in context.lineage.items() if _workload_issued(hop)}
     if not workload_keys:
         return
@@ -948,9 +909,8 @@ def workload_key_outside_aws(context: HuntContext) -> Iterator[Finding]:
             f"SELECT DISTINCT access_key, source_ip FROM events WHERE access_key IN ({marks})", chunk
         ).fetchall()
         for key, ip in pairs:
-            if places.maybe_outside(ip):
-                outside.extend(row for row in context.rows("access_key=? AND source_ip=?", (key, ip)))
-    outside = [row for row in outside if places.outside(row)]
+            if context.is_outside_use(ip, key):
+                outside.extend(context.rows("access_key=? AND source_ip=?", (key, ip)))
     outside.sort(key=lambda row: (row.time, row.event_id))
     issuances = _Issuances(context.case)
     events = [context.inspect(row) for row in outside]
@@ -967,7 +927,7 @@ def _outside_use_finding(
     lineage = [workload_keys[key] for key in keys]
     issued_rows = [row for hop in lineage if hop.event_id and (row := context.case.event(hop.event_id))]
     ips = sorted({row.source_ip for row in rows if row.source_ip})
-    private = all(_is_private(ip) for ip in ips)
+    private = all(is_private_address(ip) for ip in ips)
     severity = Severity.CRITICAL if did.data or did.iam_changes else Severity.HIGH
     confidence = 0.75 if private else 0.9
     issuer = lineage[0].issuer or "an AWS service"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from graphtrail import arn as arns
 from graphtrail.findings import Finding, Severity, Technique
+from graphtrail.grouping import connected_groups
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import (
     ADDITIONAL_CLOUD_CREDENTIALS,
@@ -198,26 +199,8 @@ def _trust_step(context: HuntContext, event: HuntEvent, subject: str, short: str
 
 def _chains(steps: list[Step]) -> list[list[Step]]:
     """Steps joined by a shared subject; steps that only join (no door alone) must sit within a day of a door."""
-    parent = list(range(len(steps)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[str, int] = {}
-    for index, step in enumerate(steps):
-        for subject in step.subjects:
-            if subject in owner:
-                parent[root(index)] = root(owner[subject])
-            else:
-                owner[subject] = index
-    groups: dict[int, list[Step]] = {}
-    for index, step in enumerate(steps):
-        groups.setdefault(root(index), []).append(step)
     chains = []
-    for group in groups.values():
+    for group in connected_groups(steps, lambda step: step.subjects):
         doors = [step for step in group if step.qualifies]
         if not doors:
             continue

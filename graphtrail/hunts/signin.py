@@ -23,6 +23,7 @@ from graphtrail.hunts.common import (
     address_known,
     bursts,
     finding_from,
+    is_new_address,
 )
 from graphtrail.hunts.context import HuntContext, HuntEvent, seconds_between
 
@@ -183,9 +184,7 @@ def _no_mfa_finding(
 ) -> Finding:
     first = logins[0]
     root = first.row.actor_kind == "Root"
-    new = bool(ip) and not context.is_trusted_address(ip) and not address_known(
-        context, ip, during=(first.time, first.time), principal=actor  # type: ignore[arg-type]
-    )  # fmt: skip
+    new = is_new_address(context, ip, first.row.access_key, during=(first.time, first.time), principal=actor)
     reset_before = [
         reset for reset in resets
         if any(0 <= seconds_between(reset.time, login.time) <= RESET_WINDOW for login in logins)
@@ -240,7 +239,8 @@ def signin_failures_then_success(context: HuntContext) -> Iterator[Finding]:
             ip = success.row.source_ip
             if len(fast) < MIN_FAILURES or not ip:
                 continue
-            if address_known(context, ip, during=(fast[0].time, success.time), principal=success.row.actor):
+            during = (fast[0].time, success.time)
+            if not is_new_address(context, ip, success.row.access_key, during=during, principal=success.row.actor):
                 continue
             slow = True
         used.update(event.id for event in fast)
@@ -278,7 +278,8 @@ def _guessing_finding(context: HuntContext, failures: list[HuntEvent], success: 
     sprayed = len(targets) > 1
     root = success.row.actor_kind == "Root"
     no_mfa = success.facts.get("mfa_used") is False and success.row.actor_kind in ("User", "Root")
-    new = bool(ip) and not address_known(context, ip, during=(failures[0].time, success.time), principal=actor)  # type: ignore[arg-type]
+    during = (failures[0].time, success.time)
+    new = is_new_address(context, ip, success.row.access_key, during=during, principal=actor)
     if root or no_mfa or sprayed:
         severity, confidence = Severity.HIGH, 0.9 if new else 0.75
     elif new or slow:
@@ -313,16 +314,11 @@ def _guessing_finding(context: HuntContext, failures: list[HuntEvent], success: 
 
 
 def _new_addresses(context: HuntContext, actor: str, run: Sequence[HuntEvent]) -> list[str]:
-    """Outside addresses of `run` that `actor` never used in the baseline (other than during `run`)."""
+    """Outside addresses of `run` that `actor` never used in the baseline (other than during `run`): the same
+    test as `is_new_address`, with each call's own VPC endpoint."""
     during = (run[0].time, run[-1].time)
-    addresses = {event.row.source_ip for event in run if event.row.source_ip}
-    return sorted(
-        ip
-        for ip in addresses
-        if not context.is_aws_address(ip)
-        and not context.is_trusted_address(ip)
-        and not address_known(context, ip, during=during, principal=actor)
-    )
+    outside = context.outside_addresses(event.row for event in run)
+    return sorted(ip for ip in outside if not address_known(context, ip, during=during, principal=actor))
 
 
 def _then(context: HuntContext, actor: str, after: str) -> str:
@@ -377,8 +373,9 @@ HUNTS = [
         title="Console password sign-in without MFA",
         description="Successful ConsoleLogin with MFAUsed No by an IAM user or root (Identity Center and SAML "
         "sign-ins are left out: their identity provider enforces MFA and CloudTrail still says No). Medium from "
-        "an address never seen for that principal, high for root or when someone else set the user's password "
-        "within the day before (CreateLoginProfile/UpdateLoginProfile), low from a known address.",
+        "an outside address never seen for that principal, high for root or when someone else set the user's "
+        "password within the day before (CreateLoginProfile/UpdateLoginProfile), low from a known, AWS or "
+        "trusted address.",
         techniques=(VALID_CLOUD_ACCOUNTS, ADDITIONAL_CLOUD_CREDENTIALS),
         run=console_login_without_mfa,
     ),
@@ -387,8 +384,9 @@ HUNTS = [
         family="sign-in",
         title="Console sign-in after repeated refused attempts",
         description="At least three refused ConsoleLogins for the same user (or from the same address: password "
-        "spraying) within the hour before a successful one, or over a week from one address the user never used. "
-        "High for root, a sign-in without MFA or spraying; low for a few typos from the usual address.",
+        "spraying) within the hour before a successful one, or over a week from one outside address the user "
+        "never used. High for root, a sign-in without MFA or spraying; low for a few typos from the usual address "
+        "(or an AWS or trusted one).",
         techniques=(BRUTE_FORCE, PASSWORD_GUESSING, VALID_CLOUD_ACCOUNTS),
         run=signin_failures_then_success,
     ),

@@ -1,57 +1,29 @@
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 from graphtrail.case import Case
-from graphtrail.findings import Finding, Severity
-from graphtrail.hunts.activity import HUNTS, agent_family, tool_of
+from graphtrail.findings import Severity
+from graphtrail.hunts.activity import agent_family, tool_of
 from graphtrail.hunts.config import HuntConfig, Thresholds
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
-from tests.conftest import DATA, INVICTUS, STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys
+from tests.conftest import STRATUS
+from tests.hunts.conftest import (
+    SimulatedCase,
+    attack_events,
+    covering,
+    flagged_decoys,
+    panther_record,
+    real_case,
+    records_case,
+    run,
+    run_on,
+)
 
-PANTHER_TESTS = DATA / "panther-analysis" / "rule_tests_cloudtrail.jsonl"
 KALI_SCENARIOS = ("leaked-ci-key", "trust-policy-backdoor", "defense-evasion")
-
-
-def run(context: HuntContext, name: str) -> list[Finding]:
-    """This module's hunt by name (not through the registry, so other families' state does not matter)."""
-    (spec,) = [spec for spec in HUNTS if spec.name == name]
-    return list(spec.run(context))
-
-
-def attack_events(simulated: SimulatedCase) -> set[str]:
-    return set().union(*(simulated.step_events(s["name"]) for s in simulated.truth["scenarios"]))
-
-
-def panther_log(rule: str, test_name: str) -> dict[str, Any]:
-    for line in PANTHER_TESTS.read_text().splitlines():
-        test = json.loads(line)
-        if test["rule_id"] == rule and test["test_name"] == test_name:
-            return copy.deepcopy(test["log"])
-    raise LookupError(f"{rule}: {test_name}")
-
-
-def records_case(tmp_path: Path, records: list[dict[str, Any]]) -> Case:
-    """A case of hand-assembled records (real ones, re-timed or repeated), each given its own eventID."""
-    for number, record in enumerate(records):
-        record["eventID"] = str(uuid.UUID(int=number + 1))
-    source = tmp_path / "records.json"
-    source.write_text(json.dumps({"Records": records}))
-    case_path = tmp_path / "records.case"
-    ingest_paths([str(source)], case_path, workers=1)
-    return Case(case_path)
-
-
-def real_case(tmp_path: Path, paths: list[Path]) -> Case:
-    case_path = tmp_path / "real.case"
-    ingest_paths([str(path) for path in paths], case_path, workers=1)
-    return Case(case_path)
 
 
 # Services an enumerate-iam run walks through, one argument-less read each, seconds apart.
@@ -115,15 +87,14 @@ def test_recon_burst_leaves_console_browsing_aws_config_and_decoys_alone(
 
 
 def test_an_enumerate_iam_burst_of_real_denied_records_is_high(tmp_path: Path) -> None:
-    record = panther_log("AWS.IAMUser.ReconAccessDenied", "Unauthorized API Call")
-    with records_case(tmp_path, enumeration_from(record)) as case:
-        (finding,) = run(HuntContext(case), "recon-burst")
+    record = panther_record("AWS.IAMUser.ReconAccessDenied", "Unauthorized API Call")
+    (finding,) = run_on(records_case(tmp_path, enumeration_from(record), fresh_ids=True), "recon-burst")
     assert finding.severity == Severity.HIGH
     assert len(finding.event_ids) == len(ENUMERATION)
 
 
-def test_real_scripted_audit_and_console_bursts_in_invictus_stay_low(tmp_path: Path) -> None:
-    with real_case(tmp_path, sorted(INVICTUS.glob("*.json"))) as case:
+def test_real_scripted_audit_and_console_bursts_in_invictus_stay_low(invictus_case: Path) -> None:
+    with Case(invictus_case) as case:
         context = HuntContext(case)
         findings = run(context, "recon-burst")
         agents = {row.event_id: row.user_agent or "" for row in case.events()}
@@ -152,20 +123,19 @@ def test_denied_burst_is_quiet_on_the_baseline_and_decoys(context: HuntContext, 
 
 
 def test_real_stratus_user_data_download_refusals_are_a_burst(tmp_path: Path) -> None:
-    with real_case(tmp_path, [STRATUS / "aws.discovery.ec2-download-user-data.json"]) as case:
-        findings = run(HuntContext(case), "denied-burst")
+    findings = run_on(real_case(tmp_path, [STRATUS / "aws.discovery.ec2-download-user-data.json"]), "denied-burst")
     (finding,) = [f for f in findings if any("get-usr-data-role" in p for p in f.principals)]
     assert [hop.action for hop in finding.path] == ["DescribeInstanceAttribute (refused)"]
     assert len(finding.event_ids) == 15 and finding.severity == Severity.MEDIUM  # every refusal of the detonation
 
 
 def test_a_single_real_refusal_or_refusals_made_by_aws_are_not_a_burst(tmp_path: Path) -> None:
-    by_service = panther_log("AWS.CloudTrail.UnauthorizedAPICall", "Unauthorized API Call from Within AWS (FQDN)")
+    by_service = panther_record("AWS.CloudTrail.UnauthorizedAPICall", "Unauthorized API Call from Within AWS (FQDN)")
     repeated = [copy.deepcopy(by_service) for _ in range(8)]  # sourceIPAddress sqs.amazonaws.com
-    with records_case(tmp_path, repeated) as case:
-        assert run(HuntContext(case), "denied-burst") == []
-    with real_case(tmp_path, [STRATUS / "aws.execution.ec2-launch-unusual-instances.json"]) as case:
-        assert run(HuntContext(case), "denied-burst") == []
+    assert run_on(records_case(tmp_path, repeated, fresh_ids=True), "denied-burst") == []
+    assert (
+        run_on(real_case(tmp_path, [STRATUS / "aws.execution.ec2-launch-unusual-instances.json"]), "denied-burst") == []
+    )
 
 
 # -- activity-spike --------------------------------------------------------------------------------------------
@@ -191,9 +161,8 @@ def test_stolen_instance_credentials_are_a_spike_against_the_instance_baseline(
     assert "T1530" in finding.as_dict()["attack"]
 
 
-def test_no_real_invictus_principal_spikes(tmp_path: Path) -> None:
-    with real_case(tmp_path, sorted(INVICTUS.glob("*.json"))) as case:
-        assert run(HuntContext(case), "activity-spike") == []
+def test_no_real_invictus_principal_spikes(invictus_case: Path) -> None:
+    assert run_on(invictus_case, "activity-spike") == []
 
 
 # -- attacker-tooling ------------------------------------------------------------------------------------------
@@ -215,10 +184,10 @@ def test_kali_agents_of_the_attacks_are_high_and_decoys_carry_none(
 
 def test_real_trufflehog_key_checks_are_high_and_a_plain_cli_is_not(tmp_path: Path) -> None:
     rule = "AWS.STS.GetCallerIdentity.TruffleHog"
-    records = [panther_log(rule, "TruffleHog GetCallerIdentity"), panther_log(rule, "TruffleHog User Agent Variant"),
-               panther_log(rule, "Normal GetCallerIdentity")]  # fmt: skip
+    names = ("TruffleHog GetCallerIdentity", "TruffleHog User Agent Variant", "Normal GetCallerIdentity")
+    records = [panther_record(rule, name) for name in names]
     records[2]["userIdentity"]["accountId"] = "123456789012"  # the test record names no account: CloudTrail does
-    with records_case(tmp_path, records) as case:
+    with Case(records_case(tmp_path, records, fresh_ids=True)) as case:
         assert case.event(str(uuid.UUID(int=3))) is not None
         findings = run(HuntContext(case), "attacker-tooling")
     assert len(findings) == 2  # one per agent ("TruffleHog", "trufflehog/3.63.0") of the compromised user
@@ -226,8 +195,8 @@ def test_real_trufflehog_key_checks_are_high_and_a_plain_cli_is_not(tmp_path: Pa
     assert str(uuid.UUID(int=3)) not in {event for f in findings for event in f.event_ids}  # aws-cli/2.15.0
 
 
-def test_real_stratus_detonations_in_invictus_are_medium_per_principal_and_agent(tmp_path: Path) -> None:
-    with real_case(tmp_path, sorted(INVICTUS.glob("*.json"))) as case:
+def test_real_stratus_detonations_in_invictus_are_medium_per_principal_and_agent(invictus_case: Path) -> None:
+    with Case(invictus_case) as case:
         findings = run(HuntContext(case), "attacker-tooling")
         agents = {row.event_id: row.user_agent or "" for row in case.events()}
     assert findings and all(

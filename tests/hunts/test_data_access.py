@@ -1,41 +1,22 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
-from typing import Any
 
 from graphtrail.case import Case
 from graphtrail.findings import Finding, Severity
 from graphtrail.hunts.config import HuntConfig, Thresholds
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
-from tests.conftest import DATA
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, run
-
-PANTHER_TESTS = DATA / "panther-analysis" / "rule_tests_cloudtrail.jsonl"
-
-
-def panther_record(rule_id: str, test_name: str) -> dict[str, Any]:
-    """The CloudTrail record of one of Panther's labelled rule tests (a deep copy, free to edit)."""
-    for line in PANTHER_TESTS.read_text().splitlines():
-        test = json.loads(line)
-        if test["rule_id"] == rule_id and test["test_name"] == test_name:
-            return copy.deepcopy(test["log"])
-    raise LookupError(f"{rule_id} / {test_name}")
-
-
-def records_case(tmp_path: Path, records: list[dict[str, Any]], name: str = "records") -> Path:
-    """A case holding exactly `records` (written as one trail file and ingested)."""
-    trail = tmp_path / f"{name}.json"
-    trail.write_text(json.dumps({"Records": records}))
-    case_path = tmp_path / f"{name}.case"
-    ingest_paths([str(trail)], case_path, workers=1)
-    return case_path
-
-
-def attack_events(simulated: SimulatedCase) -> set[str]:
-    return {e for story in simulated.truth["scenarios"] for step in story["steps"] for e in step["event_ids"]}
+from tests.hunts.conftest import (
+    SimulatedCase,
+    attack_events,
+    covering,
+    flagged_decoys,
+    panther_record,
+    records_case,
+    run,
+    run_on,
+)
 
 
 def of_actor(findings: list[Finding], fragment: str) -> list[Finding]:
@@ -92,8 +73,7 @@ def test_bulk_reads_stay_quiet_on_baseline_activity(context: HuntContext, simula
 def test_a_lower_object_threshold_makes_the_federated_session_reads_bulk(simulated: SimulatedCase) -> None:
     """15 objects are below the default 50; configured lower, the federation-token session's reads qualify."""
     config = HuntConfig(thresholds=Thresholds(bulk_objects=10))
-    with Case(simulated.path) as case:
-        findings = run(HuntContext(case, config), "bulk-data-read")
+    findings = run_on(simulated.path, "bulk-data-read", config)
     reads = simulated.step_events("federation-token-persistence", "bulk-download")
     (finding,) = covering(findings, reads)
     assert finding.severity == Severity.HIGH

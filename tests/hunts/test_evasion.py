@@ -2,12 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphtrail.case import Case
 from graphtrail.findings import Severity
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
 from tests.conftest import STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, run
+from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, real_case, run, run_on
 
 
 def test_trail_and_guardduty_tampering_is_one_critical_finding(context: HuntContext, simulated: SimulatedCase) -> None:
@@ -32,9 +30,6 @@ def test_no_decoy_and_no_baseline_activity_is_taken_for_evasion(context: HuntCon
 def test_real_stratus_detonations_of_logging_tampering_are_found(tmp_path: Path) -> None:
     logs = [STRATUS / f"aws.defense-evasion.{name}.json" for name in
             ("cloudtrail-stop", "cloudtrail-delete", "cloudtrail-event-selectors", "vpc-remove-flow-logs")]  # fmt: skip
-    case_path = tmp_path / "s.case"
-    ingest_paths([str(p) for p in logs if p.exists()], case_path, workers=1)
-    with Case(case_path) as case:
-        findings = run(HuntContext(case), "defense-evasion")
+    findings = run_on(real_case(tmp_path, [p for p in logs if p.exists()]), "defense-evasion")
     actions = {hop.action for f in findings for hop in f.path}
     assert {"StopLogging", "DeleteTrail", "PutEventSelectors", "DeleteFlowLogs"} <= actions

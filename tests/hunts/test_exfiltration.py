@@ -5,14 +5,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from graphtrail.case import Case
 from graphtrail.findings import Severity
 from graphtrail.hunts.config import HuntConfig
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
-from tests.conftest import INVICTUS, STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, run
-from tests.hunts.test_data_access import attack_events, panther_record, records_case
+from tests.conftest import STRATUS
+from tests.hunts.conftest import (
+    SimulatedCase,
+    attack_events,
+    covering,
+    flagged_decoys,
+    panther_record,
+    real_case,
+    records_case,
+    run,
+    run_on,
+)
 
 
 def test_replication_to_an_outside_account_after_the_chain_read_the_bucket_is_critical(
@@ -61,18 +68,15 @@ def test_an_account_left_out_of_configured_own_accounts_is_outside(simulated: Si
     """own_accounts set without the backup account: the same share is now to an outside account."""
     org = simulated.truth["organization"]["accounts"]
     config = HuntConfig(own_accounts=tuple(a for name, a in org.items() if name != "backup"))
-    with Case(simulated.path) as case:
-        findings = run(HuntContext(case, config), "exfiltration-setup")
+    findings = run_on(simulated.path, "exfiltration-setup", config)
     (share,) = covering(findings, simulated.step_events("backup-snapshot-share"))
     assert share.severity == Severity.HIGH
 
 
 def test_real_stratus_snapshot_ami_and_rds_shares_are_found(tmp_path: Path) -> None:
     names = ("ec2-share-ebs-snapshot", "ec2-share-ami", "rds-share-snapshot")
-    case_path = tmp_path / "s.case"
-    ingest_paths([str(STRATUS / f"aws.exfiltration.{name}.json") for name in names], case_path, workers=1)
-    with Case(case_path) as case:
-        findings = run(HuntContext(case), "exfiltration-setup")
+    findings = run_on(real_case(tmp_path, [STRATUS / f"aws.exfiltration.{name}.json" for name in names]),
+                      "exfiltration-setup")  # fmt: skip
     assert {f.category for f in findings} == {
         "exfiltration:snapshot-shared-externally",
         "exfiltration:ami-shared-externally",
@@ -82,12 +86,9 @@ def test_real_stratus_snapshot_ami_and_rds_shares_are_found(tmp_path: Path) -> N
 
 
 def test_real_invictus_backdoor_bucket_policy_is_found_but_trail_bucket_policies_and_unshares_are_not(
-    tmp_path: Path,
+    invictus_case: Path,
 ) -> None:
-    case_path = tmp_path / "invictus.case"
-    ingest_paths([str(INVICTUS)], case_path, workers=1)
-    with Case(case_path) as case:
-        findings = run(HuntContext(case), "exfiltration-setup")
+    findings = run_on(invictus_case, "exfiltration-setup")
     actions = sorted(hop.action for f in findings for hop in f.path)
     # two PutBucketPolicy for CloudTrail's service principal and the AMI/snapshot/RDS removals are not reported
     assert actions == [
@@ -112,8 +113,7 @@ def test_real_panther_records_non_shares_are_not_reported_and_refused_shares_are
     refused = panther_record("AWS.CloudTrail.ResourceMadePublic", "S3 Failed to make Publicly Accessible")
     public = panther_record("AWS.CloudTrail.SnapshotMadePublic", "Snapshot Made Publicly Accessible")
     records = [record | {"eventID": f"panther-{n}"} for n, record in enumerate([*quiet, refused, public])]
-    with Case(records_case(tmp_path, records)) as case:
-        findings = run(HuntContext(case), "exfiltration-setup")
+    findings = run_on(records_case(tmp_path, records), "exfiltration-setup")
     by_event = {f.event_ids[0].split("~")[0]: f for f in findings}  # the case suffixes ids that are not UUIDs
     assert set(by_event) == {f"panther-{len(quiet)}", f"panther-{len(quiet) + 1}"}
     assert by_event[f"panther-{len(quiet)}"].severity == Severity.MEDIUM  # AccessDenied: tried, not done
@@ -145,8 +145,7 @@ def test_public_acl_acceleration_and_datasync_to_another_account_are_rated(tmp_p
              {"sourceLocationArn": location, "destinationLocationArn": outside, "name": "nightly-copy"},
              {"taskArn": f"arn:aws:datasync:us-east-1:{account}:task/task-0c3"}),
     ]  # fmt: skip
-    with Case(records_case(tmp_path, records)) as case:
-        findings = {f.category: f for f in run(HuntContext(case), "exfiltration-setup")}
+    findings = {f.category: f for f in run_on(records_case(tmp_path, records), "exfiltration-setup")}
     assert findings["exfiltration:bucket-made-public"].severity == Severity.HIGH
     assert findings["exfiltration:transfer-acceleration-enabled"].severity == Severity.LOW
     datasync = findings["exfiltration:datasync-task"]

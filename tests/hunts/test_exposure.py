@@ -9,10 +9,18 @@ from graphtrail.case import Case
 from graphtrail.findings import Severity
 from graphtrail.hunts.config import HuntConfig
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
-from tests.conftest import INVICTUS, STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, run
-from tests.hunts.test_data_access import attack_events, panther_record, records_case
+from tests.conftest import STRATUS
+from tests.hunts.conftest import (
+    SimulatedCase,
+    attack_events,
+    covering,
+    flagged_decoys,
+    panther_record,
+    real_case,
+    records_case,
+    run,
+    run_on,
+)
 
 OPEN_PORT_22 = STRATUS / "aws.exfiltration.ec2-security-group-open-port-22-ingress.json"
 
@@ -61,8 +69,7 @@ def _variants(tmp_path: Path, changes: dict[str, dict[str, Any]]) -> dict[str, S
         record |= change | {"eventID": f"variant-{name}"}
         record["requestParameters"]["groupId"] = f"sg-{name}"
         records.append(record)
-    with Case(records_case(tmp_path, records)) as case:
-        findings = run(HuntContext(case), "security-group-exposure")
+    findings = run_on(records_case(tmp_path, records), "security-group-exposure")
     return {f.title.split()[2].removeprefix("sg-"): f.severity for f in findings}
 
 
@@ -97,18 +104,12 @@ def test_real_record_severity_follows_the_port_and_the_range(tmp_path: Path) -> 
 
 
 def test_real_stratus_port_22_opened_to_an_anonymised_slash_zero_is_critical(tmp_path: Path) -> None:
-    case_path = tmp_path / "s.case"
-    ingest_paths([str(OPEN_PORT_22)], case_path, workers=1)
-    with Case(case_path) as case:
-        (finding,) = run(HuntContext(case), "security-group-exposure")
+    (finding,) = run_on(real_case(tmp_path, [OPEN_PORT_22]), "security-group-exposure")
     assert finding.severity == Severity.CRITICAL and "208.236.235.254/0" in finding.narrative
 
 
-def test_real_invictus_new_group_opened_to_the_internet_carries_its_creation(tmp_path: Path) -> None:
-    case_path = tmp_path / "invictus.case"
-    ingest_paths([str(INVICTUS)], case_path, workers=1)
-    with Case(case_path) as case:
-        (finding,) = run(HuntContext(case), "security-group-exposure")
+def test_real_invictus_new_group_opened_to_the_internet_carries_its_creation(invictus_case: Path) -> None:
+    (finding,) = run_on(invictus_case, "security-group-exposure")
     assert finding.category == "defense-evasion:new-security-group-opened-to-internet"
     assert finding.severity == Severity.CRITICAL  # Stratus's 22 after Terraform's 443
     assert finding.path[0].action == "CreateSecurityGroup"
@@ -117,6 +118,7 @@ def test_real_invictus_new_group_opened_to_the_internet_carries_its_creation(tmp
 def test_real_panther_rule_for_a_single_address_is_not_exposure(tmp_path: Path) -> None:
     record = panther_record("AWS.EC2.SecurityGroupModified", "Security Group Modified")  # 22 from 127.0.0.1/32
     world = panther_record("AWS.EC2.ManualSecurityGroupChange", "Go Script Authorize Ingress")  # 22 from 0.0.0.0/0
-    with Case(records_case(tmp_path, [record | {"eventID": "one"}, world | {"eventID": "two"}])) as case:
-        findings = run(HuntContext(case), "security-group-exposure")
+    findings = run_on(
+        records_case(tmp_path, [record | {"eventID": "one"}, world | {"eventID": "two"}]), "security-group-exposure"
+    )
     assert [(f.event_ids[0].split("~")[0], f.severity) for f in findings] == [("two", Severity.CRITICAL)]

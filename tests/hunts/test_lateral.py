@@ -1,43 +1,25 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from graphtrail.case import Case
-from graphtrail.findings import Finding, Severity
+from graphtrail.findings import Severity
 from graphtrail.hunts.config import HuntConfig, Thresholds
 from graphtrail.hunts.context import HuntContext
-from graphtrail.ingest import ingest_paths
-from tests.conftest import INVICTUS, STRATUS, invictus_records
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys, run
+from tests.conftest import STRATUS, invictus_records
+from tests.hunts.conftest import (
+    SimulatedCase,
+    attack_events,
+    covering,
+    flagged_decoys,
+    real_case,
+    records_case,
+    run,
+    run_on,
+)
 
 LATERAL = ("role-chain", "first-time-role-assumption", "workload-pivot", "workload-key-outside-aws")
-
-
-def _ingest(tmp_path: Path, paths: list[Path]) -> Path:
-    case_path = tmp_path / "real.case"
-    ingest_paths([str(p) for p in paths], case_path, workers=1)
-    return case_path
-
-
-def _run_on(case_path: Path, hunt: str, config: HuntConfig | None = None) -> list[Finding]:
-    with Case(case_path) as case:
-        return run(HuntContext(case, config), hunt)
-
-
-def _attack_steps(simulated: SimulatedCase) -> set[str]:
-    return {e for story in simulated.truth["scenarios"] for e in simulated.step_events(story["name"])}
-
-
-@pytest.fixture(scope="module")
-def invictus_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    case_path = tmp_path_factory.mktemp("invictus") / "invictus.case"
-    ingest_paths([str(INVICTUS)], case_path, workers=1)
-    return case_path
 
 
 # -- role-chain ------------------------------------------------------------------------------------------------
@@ -72,14 +54,14 @@ def test_daily_ci_chain_is_one_informational_routine_finding_per_chain(
     (ci,) = covering(findings, simulated.step_events("ci-role-chain"))
     assert ci.severity == Severity.INFO and ci.category == "lateral-movement:routine-role-chain"
     assert "ci-pipeline" in ci.narrative
-    attack = _attack_steps(simulated)
+    attack = attack_events(simulated)
     for finding in findings:
         if not set(finding.event_ids) & attack:
             assert finding.severity == Severity.INFO and finding.category == "lateral-movement:routine-role-chain"
 
 
 def test_no_role_chain_in_invictus_where_users_assume_single_roles(invictus_case: Path) -> None:
-    assert _run_on(invictus_case, "role-chain") == []
+    assert run_on(invictus_case, "role-chain") == []
 
 
 IP_OUTSIDE = "185.220.101.7"
@@ -154,15 +136,9 @@ def _chain_records(roles: list[str]) -> list[dict[str, Any]]:
     return records
 
 
-def _write(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
-    path = tmp_path / "trail.json"
-    path.write_text(json.dumps({"Records": records}))
-    return path
-
-
 def test_role_juggling_back_to_a_role_of_the_chain_is_reported_with_what_it_read(tmp_path: Path) -> None:
-    case_path = _ingest(tmp_path, [_write(tmp_path, _chain_records(["ops", "audit", "ops"]))])
-    (finding,) = _run_on(case_path, "role-chain")
+    case_path = records_case(tmp_path, _chain_records(["ops", "audit", "ops"]))
+    (finding,) = run_on(case_path, "role-chain")
     assert finding.category == "lateral-movement:role-juggling"
     assert [hop.action for hop in finding.path] == ["AssumeRole", "AssumeRole", "AssumeRole", "GetObject"]
     assert finding.severity == Severity.CRITICAL  # outside AWS, juggling, and it read data
@@ -170,16 +146,16 @@ def test_role_juggling_back_to_a_role_of_the_chain_is_reported_with_what_it_read
 
 
 def test_short_chain_within_one_account_waits_for_the_chain_hops_threshold(tmp_path: Path) -> None:
-    case_path = _ingest(tmp_path, [_write(tmp_path, _chain_records(["ops", "audit"]))])
-    assert _run_on(case_path, "role-chain") == []  # two role hops, one account: below chain_hops=3
-    (finding,) = _run_on(case_path, "role-chain", HuntConfig(thresholds=Thresholds(chain_hops=2)))
+    case_path = records_case(tmp_path, _chain_records(["ops", "audit"]))
+    assert run_on(case_path, "role-chain") == []  # two role hops, one account: below chain_hops=3
+    (finding,) = run_on(case_path, "role-chain", HuntConfig(thresholds=Thresholds(chain_hops=2)))
     assert finding.category == "lateral-movement:role-chain" and finding.severity == Severity.HIGH
 
 
 def test_a_chain_by_listed_automation_stays_low(tmp_path: Path) -> None:
-    case_path = _ingest(tmp_path, [_write(tmp_path, _chain_records(["ops", "audit", "ops"]))])
+    case_path = records_case(tmp_path, _chain_records(["ops", "audit", "ops"]))
     config = HuntConfig(automation=(f"arn:aws:iam::{ACCOUNT}:user/dev",))
-    (finding,) = _run_on(case_path, "role-chain", config)
+    (finding,) = run_on(case_path, "role-chain", config)
     assert finding.severity == Severity.LOW
 
 
@@ -212,12 +188,12 @@ def test_each_new_hop_of_the_stolen_chain_is_a_first_time_assumption(
 def test_first_time_assumptions_spare_decoys_and_baseline(context: HuntContext, simulated: SimulatedCase) -> None:
     findings = run(context, "first-time-role-assumption")
     assert flagged_decoys(findings, simulated, Severity.LOW) == []
-    attack = _attack_steps(simulated)
+    attack = attack_events(simulated)
     assert all(set(f.event_ids) & attack for f in findings)
 
 
 def test_invictus_user_assuming_stratus_roles_after_the_baseline_is_found(invictus_case: Path) -> None:
-    findings = _run_on(invictus_case, "first-time-role-assumption")
+    findings = run_on(invictus_case, "first-time-role-assumption")
     roles = {f.title.split(" (")[0].removeprefix("First assumption of ") for f in findings}
     assert "stratus-red-team-leave-org-role" in roles
     assert all(f.severity == Severity.MEDIUM for f in findings)
@@ -228,8 +204,8 @@ def test_invictus_user_assuming_stratus_roles_after_the_baseline_is_found(invict
 
 def test_a_stratus_detonation_that_is_the_whole_case_still_counts_as_a_first_assumption(tmp_path: Path) -> None:
     # the AssumeRole falls inside the case's own baseline period: the activity under review is left out of it
-    case_path = _ingest(tmp_path, [STRATUS / "aws.defense-evasion.organizations-leave.json"])
-    (finding,) = _run_on(case_path, "first-time-role-assumption")
+    case_path = real_case(tmp_path, [STRATUS / "aws.defense-evasion.organizations-leave.json"])
+    (finding,) = run_on(case_path, "first-time-role-assumption")
     assert finding.severity == Severity.MEDIUM and "stratus-red-team-leave-org-role" in finding.title
     assert [hop.action for hop in finding.path][:2] == ["AssumeRole", "AssumeRole"]
 
@@ -242,7 +218,7 @@ def test_no_workload_pivot_in_the_simulated_organisation(context: HuntContext) -
 
 
 def test_invictus_instance_launched_with_a_role_then_its_key_taken_by_command_is_high(invictus_case: Path) -> None:
-    findings = _run_on(invictus_case, "workload-pivot")
+    findings = run_on(invictus_case, "workload-pivot")
     (taken,) = [f for f in findings if f.category == "lateral-movement:workload-credentials-taken"]
     assert taken.severity == Severity.HIGH
     actions = [hop.action for hop in taken.path]
@@ -255,8 +231,8 @@ def test_invictus_instance_launched_with_a_role_then_its_key_taken_by_command_is
 def test_stratus_ssm_detonations_are_pivots_and_stolen_instance_key_is_high(tmp_path: Path) -> None:
     names = ("aws.execution.ssm-start-session", "aws.execution.ssm-send-command",
              "aws.credential-access.ec2-steal-instance-credentials")  # fmt: skip
-    case_path = _ingest(tmp_path, [STRATUS / f"{name}.json" for name in names])
-    findings = _run_on(case_path, "workload-pivot")
+    case_path = real_case(tmp_path, [STRATUS / f"{name}.json" for name in names])
+    findings = run_on(case_path, "workload-pivot")
     by_action = {hop.action: f for f in findings for hop in f.path if hop.action in ("StartSession", "SendCommand")}
     assert by_action["StartSession"].severity == Severity.MEDIUM
     assert {"T1021.007"} <= set(by_action["StartSession"].as_dict()["attack"])
@@ -289,7 +265,7 @@ def test_workloads_calling_from_aws_are_not_flagged(context: HuntContext, simula
 
 
 def test_invictus_instance_key_from_a_private_address_without_vpc_endpoint_is_outside(invictus_case: Path) -> None:
-    (finding,) = _run_on(invictus_case, "workload-key-outside-aws")
+    (finding,) = run_on(invictus_case, "workload-key-outside-aws")
     assert finding.severity == Severity.HIGH  # GetCallerIdentity and DescribeInstances: no data, no IAM change
     assert finding.keys == {"ASIATFQR7NSC36DZQP7P"} and finding.ips == {"192.168.10.20"}
     # the SSM agent's own key on the instances, from their AWS addresses, is not in it
@@ -301,15 +277,15 @@ def test_private_address_through_a_vpc_endpoint_counts_as_inside(tmp_path: Path)
     for record in records:
         if record.get("sourceIPAddress") == "192.168.10.20":
             record["vpcEndpointId"] = "vpce-0a1b2c3d4e5f60789"
-    case_path = _ingest(tmp_path, [_write(tmp_path, records)])
-    assert _run_on(case_path, "workload-key-outside-aws") == []
+    case_path = records_case(tmp_path, records)
+    assert run_on(case_path, "workload-key-outside-aws") == []
 
 
 def test_lateral_hunts_flag_no_decoy_at_medium_or_above(context: HuntContext, simulated: SimulatedCase) -> None:
     findings = [f for hunt in LATERAL for f in run(context, hunt)]
     assert flagged_decoys(findings, simulated) == []
     lineage_events = {hop.event_id for hop in context.lineage.values() if hop.event_id}
-    attack = _attack_steps(simulated)
+    attack = attack_events(simulated)
     for finding in findings:
         if finding.severity >= Severity.MEDIUM:  # only attack steps, and the AWS-issued keys they used
             assert set(finding.event_ids) - attack <= lineage_events, finding.title

@@ -5,16 +5,22 @@ from pathlib import Path
 
 import pytest
 
-from graphtrail.case import Case
-from graphtrail.findings import Finding, Severity
+from graphtrail.findings import Severity
 from graphtrail.hunts.config import HuntConfig
 from graphtrail.hunts.context import HuntContext
-from graphtrail.hunts.persistence import HUNTS
-from graphtrail.ingest import ingest_paths
-from tests.conftest import DATA, INVICTUS, STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys
+from tests.conftest import DATA, STRATUS, load_records
+from tests.hunts.conftest import (
+    PANTHER_SCENARIOS,
+    SimulatedCase,
+    covering,
+    flagged_decoys,
+    real_case,
+    records_case,
+    run,
+    run_on,
+    steps,
+)
 
-PANTHER_SCENARIOS = DATA / "panther-analysis" / "test_scenarios_records"
 INVICTUS_LABELS = DATA / "invictus-ir-aws-dataset" / "labels_derived.jsonl"
 
 # Per scenario: the steps (by order) from the door to its use, which must all sit in one finding.
@@ -25,27 +31,6 @@ CHAINS = {
     "login-profile-backdoor": {3, 4, 5, 6},  # Create/UpdateLoginProfile, ConsoleLogin as the user, browsing
     "root-console-takeover": {3, 4, 5},  # root CreateAccessKey, the root key's calls
 }
-
-
-def run(context: HuntContext, name: str = "persistence-chain") -> list[Finding]:
-    """This module's hunt by name (not through the registry, so other families' state does not matter)."""
-    (spec,) = [spec for spec in HUNTS if spec.name == name]
-    return list(spec.run(context))
-
-
-def steps(simulated: SimulatedCase, scenario: str, orders: set[int]) -> set[str]:
-    return {e for step in simulated.story(scenario)["steps"] if step["order"] in orders for e in step["event_ids"]}
-
-
-def ingest(tmp_path: Path, paths: list[Path]) -> Path:
-    case_path = tmp_path / "real.case"
-    ingest_paths([str(path) for path in paths], case_path, workers=1)
-    return case_path
-
-
-def hunt(case_path: Path, config: HuntConfig | None = None) -> list[Finding]:
-    with Case(case_path) as case:
-        return run(HuntContext(case, config), "persistence-chain")
 
 
 @pytest.mark.parametrize("scenario", sorted(CHAINS))
@@ -100,7 +85,7 @@ def test_no_decoy_and_no_baseline_activity_is_taken_for_persistence(
 
 def test_a_trusted_address_for_the_use_downgrades_a_complete_chain_to_high(simulated: SimulatedCase) -> None:
     config = HuntConfig(trusted_cidrs=("45.155.205.0/24",))
-    findings = hunt(simulated.path, config)
+    findings = run_on(simulated.path, "persistence-chain", config)
     (finding,) = covering(findings, steps(simulated, "leaked-ci-key", {3}))
     assert finding.severity == Severity.HIGH  # still admin rights for a new user, made from a new address
 
@@ -119,28 +104,25 @@ def test_a_trusted_address_for_the_use_downgrades_a_complete_chain_to_high(simul
 def test_real_stratus_persistence_detonations_are_found_without_claiming_a_new_address(
     tmp_path: Path, technique: str, category: str, severity: Severity
 ) -> None:
-    (finding,) = hunt(ingest(tmp_path, [STRATUS / f"aws.persistence.{technique}.json"]))
+    (finding,) = run_on(real_case(tmp_path, [STRATUS / f"aws.persistence.{technique}.json"]), "persistence-chain")
     assert (finding.category, finding.severity) == (category, severity)
     if technique == "sts-federation-token":  # the federated session's GetCallerIdentity is the use
         assert [hop.action for hop in finding.path] == ["GetFederationToken", "GetCallerIdentity"]
 
 
 def test_refused_backdoor_attempts_are_low(tmp_path: Path) -> None:
-    records = json.loads((STRATUS / "aws.persistence.iam-create-admin-user.json").read_text())
-    records = records["Records"] if isinstance(records, dict) else records
+    records = load_records(STRATUS / "aws.persistence.iam-create-admin-user.json")
     for record in records:
         record.update(errorCode="AccessDenied", errorMessage="not authorized", responseElements=None)
-    refused = tmp_path / "refused.json"
-    refused.write_text(json.dumps({"Records": records}))
-    (finding,) = hunt(ingest(tmp_path, [refused]))
+    (finding,) = run_on(records_case(tmp_path, records, "refused"), "persistence-chain")
     assert finding.severity == Severity.LOW and "refused" in finding.title
 
 
 def test_real_panther_root_compromise_backdoor_user_used_from_the_attacker_address_is_critical(
     tmp_path: Path,
 ) -> None:
-    case_path = ingest(tmp_path, sorted(PANTHER_SCENARIOS.glob("compromised-root-creds__*.json")))
-    findings = {f.category: f for f in hunt(case_path)}
+    case_path = real_case(tmp_path, sorted(PANTHER_SCENARIOS.glob("compromised-root-creds__*.json")))
+    findings = {f.category: f for f in run_on(case_path, "persistence-chain")}
     chain = findings["persistence:new-iam-user"]
     assert chain.severity == Severity.CRITICAL and chain.ips == {"92.55.146.245"}
     assert [hop.action for hop in chain.path].count("AttachUserPolicy") == 3
@@ -149,11 +131,17 @@ def test_real_panther_root_compromise_backdoor_user_used_from_the_attacker_addre
 
 
 def test_real_panther_victim_activity_alone_is_not_persistence(tmp_path: Path) -> None:
-    assert hunt(ingest(tmp_path, [PANTHER_SCENARIOS / "compromised-root-creds__victim_cloudtrail.json"])) == []
+    assert (
+        run_on(
+            real_case(tmp_path, [PANTHER_SCENARIOS / "compromised-root-creds__victim_cloudtrail.json"]),
+            "persistence-chain",
+        )
+        == []
+    )
 
 
-def test_real_invictus_stratus_backdoors_are_found_and_terraform_warmup_is_not(tmp_path: Path) -> None:
-    findings = hunt(ingest(tmp_path, [INVICTUS]))
+def test_real_invictus_stratus_backdoors_are_found_and_terraform_warmup_is_not(invictus_case: Path) -> None:
+    findings = run_on(invictus_case, "persistence-chain")
     labels = {}
     for line in INVICTUS_LABELS.read_text().splitlines():
         entry = json.loads(line)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -9,50 +8,25 @@ from typing import Any
 import pytest
 
 from graphtrail.case import Case
-from graphtrail.findings import Finding, Severity
+from graphtrail.findings import Severity
 from graphtrail.hunts.context import HuntContext
-from graphtrail.hunts.signin import HUNTS
-from graphtrail.ingest import ingest_paths
-from tests.conftest import DATA, STRATUS
-from tests.hunts.conftest import SimulatedCase, covering, flagged_decoys
+from tests.conftest import STRATUS
+from tests.hunts.conftest import (
+    PANTHER_SCENARIOS,
+    SimulatedCase,
+    covering,
+    flagged_decoys,
+    panther_record,
+    real_case,
+    records_case,
+    run,
+    run_on,
+)
 
-PANTHER_TESTS = DATA / "panther-analysis" / "rule_tests_cloudtrail.jsonl"
-PANTHER_SCENARIOS = DATA / "panther-analysis" / "test_scenarios_records"
 ROOT_ATTACKER_IP = "92.55.146.245"  # the compromised-root-creds scenario's README
 
 
-def run(context: HuntContext, name: str) -> list[Finding]:
-    """This module's hunt by name (not through the registry, so other families' state does not matter)."""
-    (spec,) = [spec for spec in HUNTS if spec.name == name]
-    return list(spec.run(context))
-
-
-def panther_log(rule: str, test_name: str) -> dict[str, Any]:
-    for line in PANTHER_TESTS.read_text().splitlines():
-        test = json.loads(line)
-        if test["rule_id"] == rule and test["test_name"] == test_name:
-            return copy.deepcopy(test["log"])
-    raise LookupError(f"{rule}: {test_name}")
-
-
-def records_case(tmp_path: Path, records: list[dict[str, Any]], name: str = "records") -> Case:
-    """A case of hand-assembled records (real ones, re-timed or repeated), each given its own eventID."""
-    for number, record in enumerate(records):
-        record["eventID"] = str(uuid.UUID(int=number + 1))
-    source = tmp_path / f"{name}.json"
-    source.write_text(json.dumps({"Records": records}))
-    case_path = tmp_path / f"{name}.case"
-    ingest_paths([str(source)], case_path, workers=1)
-    return Case(case_path)
-
-
-def real_case(tmp_path: Path, paths: list[Path]) -> Case:
-    case_path = tmp_path / "real.case"
-    ingest_paths([str(path) for path in paths], case_path, workers=1)
-    return Case(case_path)
-
-
-def compromised_root(tmp_path: Path) -> Case:
+def compromised_root(tmp_path: Path) -> Path:
     names = ("compromised-root-creds__attacker_cloudtrail.json", "compromised-root-creds__victim_cloudtrail.json")
     return real_case(tmp_path, [PANTHER_SCENARIOS / name for name in names])
 
@@ -86,8 +60,7 @@ def test_root_use_is_quiet_on_the_baseline_and_decoys(context: HuntContext, simu
 
 
 def test_real_compromised_root_sign_in_then_iam_changes_is_critical(tmp_path: Path) -> None:
-    with compromised_root(tmp_path) as case:
-        findings = run(HuntContext(case), "root-use")
+    findings = run_on(compromised_root(tmp_path), "root-use")
     (critical,) = [f for f in findings if f.severity == Severity.CRITICAL]
     actions = {hop.action for hop in critical.path}
     assert {"ConsoleLogin", "CreateAccessKey", "CreateUser", "AttachUserPolicy"} <= actions
@@ -98,9 +71,9 @@ def test_real_compromised_root_sign_in_then_iam_changes_is_critical(tmp_path: Pa
 
 def test_real_root_reads_and_service_linked_role_are_low_and_iam_users_are_not_root(tmp_path: Path) -> None:
     rule = "AWS.Root.Activity"
-    records = [panther_log(rule, "Root Read-Only Enumeration"), panther_log(rule, "IAMUser Activity"),
-               at(panther_log(rule, "Root Activity - CreateServiceLinkedRole"), "2022-01-01T10:00:00Z")]  # fmt: skip
-    with records_case(tmp_path, records) as case:
+    records = [panther_record(rule, "Root Read-Only Enumeration"), panther_record(rule, "IAMUser Activity"),
+               at(panther_record(rule, "Root Activity - CreateServiceLinkedRole"), "2022-01-01T10:00:00Z")]  # fmt: skip
+    with Case(records_case(tmp_path, records, fresh_ids=True)) as case:
         assert all(case.event(str(uuid.UUID(int=n))) is not None for n in (1, 2, 3))
         findings = run(HuntContext(case), "root-use")
     assert findings and all(f.severity == Severity.LOW for f in findings)
@@ -141,18 +114,20 @@ def test_identity_center_sign_ins_are_never_judged_on_mfa(context: HuntContext, 
     ],
 )
 def test_real_panther_sign_ins_without_mfa(tmp_path: Path, test_name: str, fires: bool) -> None:
-    record = panther_log("AWS.Console.LoginWithoutMFA", test_name)
+    record = panther_record("AWS.Console.LoginWithoutMFA", test_name)
     if record["userIdentity"].get("arn", "").startswith("arn:aws:sts::xxx:"):  # sanitized account id
         record["userIdentity"]["arn"] = record["userIdentity"]["arn"].replace("::xxx:", "::123456789012:")
-    with records_case(tmp_path, [record]) as case:
+    with Case(records_case(tmp_path, [record], fresh_ids=True)) as case:
         assert case.event(str(uuid.UUID(int=1))) is not None
         findings = run(HuntContext(case), "console-login-without-mfa")
     assert bool(findings) is fires
 
 
 def test_real_stratus_console_login_without_mfa_is_found(tmp_path: Path) -> None:
-    with real_case(tmp_path, [STRATUS / "aws.initial-access.console-login-without-mfa.json"]) as case:
-        (finding,) = run(HuntContext(case), "console-login-without-mfa")
+    (finding,) = run_on(
+        real_case(tmp_path, [STRATUS / "aws.initial-access.console-login-without-mfa.json"]),
+        "console-login-without-mfa",
+    )
     assert finding.severity >= Severity.MEDIUM  # an address never seen for the user
 
 
@@ -164,35 +139,31 @@ def test_signin_failures_hunt_is_quiet_on_the_simulated_organisation(context: Hu
 
 
 def test_real_slow_root_password_guessing_then_sign_in_is_high(tmp_path: Path) -> None:
-    with compromised_root(tmp_path) as case:
-        (finding,) = run(HuntContext(case), "signin-failures-then-success")
+    (finding,) = run_on(compromised_root(tmp_path), "signin-failures-then-success")
     assert [hop.action for hop in finding.path] == ["ConsoleLogin (refused)"] * 3 + ["ConsoleLogin"]
     assert finding.severity == Severity.HIGH and finding.ips == {ROOT_ATTACKER_IP}
     assert "CreateAccessKey" in finding.narrative  # what the sign-in led to
 
 
 def test_guessing_within_the_hour_without_mfa_is_high_and_typos_before_mfa_are_low(tmp_path: Path) -> None:
-    failed = panther_log("Standard.BruteForceByUser", "AWS.CloudTrail - Failed Login")
-    success = panther_log("Standard.BruteForceByUser", "AWS.CloudTrail - Successful Login")
+    failed = panther_record("Standard.BruteForceByUser", "AWS.CloudTrail - Failed Login")
+    success = panther_record("Standard.BruteForceByUser", "AWS.CloudTrail - Successful Login")
     guessing = [at(failed, f"2024-03-01T10:0{n}:00Z") for n in range(4)] + [at(success, "2024-03-01T10:05:00Z")]
-    with records_case(tmp_path, guessing, "guessing") as case:
-        (finding,) = run(HuntContext(case), "signin-failures-then-success")
+    (finding,) = run_on(records_case(tmp_path, guessing, "guessing", fresh_ids=True), "signin-failures-then-success")
     assert len(finding.event_ids) == 5 and finding.severity == Severity.HIGH
 
     with_mfa = copy.deepcopy(success)
     with_mfa["additionalEventData"]["MFAUsed"] = "Yes"
     usual = [at(with_mfa, f"2024-02-{day:02d}T09:00:00Z") for day in range(1, 20)]  # the user's own address
     typos = [at(failed, f"2024-03-01T10:0{n}:00Z") for n in range(3)] + [at(with_mfa, "2024-03-01T10:04:00Z")]
-    with records_case(tmp_path, usual + typos, "typos") as case:
-        (finding,) = run(HuntContext(case), "signin-failures-then-success")
+    (finding,) = run_on(records_case(tmp_path, usual + typos, "typos", fresh_ids=True), "signin-failures-then-success")
     assert finding.severity == Severity.LOW
 
 
 def test_two_refusals_or_refusals_without_a_sign_in_are_not_guessing(tmp_path: Path) -> None:
-    failed = panther_log("Standard.BruteForceByUser", "AWS.CloudTrail - Failed Login")
-    success = panther_log("Standard.BruteForceByUser", "AWS.CloudTrail - Successful Login")
+    failed = panther_record("Standard.BruteForceByUser", "AWS.CloudTrail - Failed Login")
+    success = panther_record("Standard.BruteForceByUser", "AWS.CloudTrail - Successful Login")
     records = [at(failed, "2024-03-01T10:00:00Z"), at(failed, "2024-03-01T10:01:00Z"),
                at(success, "2024-03-01T10:02:00Z"), at(failed, "2024-03-02T10:00:00Z"),
                at(failed, "2024-03-02T10:01:00Z"), at(failed, "2024-03-02T10:02:00Z")]  # fmt: skip
-    with records_case(tmp_path, records) as case:
-        assert run(HuntContext(case), "signin-failures-then-success") == []
+    assert run_on(records_case(tmp_path, records, fresh_ids=True), "signin-failures-then-success") == []
