@@ -5,6 +5,7 @@ Results go to stdout (tables, or JSON with --json); progress, warnings and error
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -473,7 +474,7 @@ def hunt(
     try:
         with Case(case_path) as case:
             context = HuntContext(case, config, baseline)
-            with err.status("hunting…") if err.is_terminal else _nothing():
+            with err.status("hunting…") if err.is_terminal else contextlib.nullcontext():
                 report = hunt_report(context, only)
     finally:
         if baseline is not None:
@@ -612,14 +613,6 @@ def timeline_command(case_path: Path, subject: str, since: str | None, limit: in
                 f"{row.actor} -> {row.target or row.source}{failed}"
             )
         )
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from graphtrail import __version__
 from graphtrail.errors import GraphtrailError
 from graphtrail.simulate.baseline import Baseline, cumulative_weights
 from graphtrail.simulate.ids import iso_time
-from graphtrail.simulate.org import CORPORATE_CIDR, build_organization
+from graphtrail.simulate.org import CORPORATE_CIDR, Organization, build_organization
 from graphtrail.simulate.records import Timed
 from graphtrail.simulate.scenarios import ScenarioSpec, all_scenarios, play
 from graphtrail.simulate.truth import Story
@@ -221,7 +221,7 @@ def _place_and_play(spec: ScenarioSpec, world: World, index: int, span_start: in
 
 
 def _write_ground_truth(
-    config: SimulationConfig, org: Any, summary: SimulationSummary, start: int, end: int, stories: list[Story]
+    config: SimulationConfig, org: Organization, summary: SimulationSummary, start: int, end: int, stories: list[Story]
 ) -> None:
     truth = {
         "generator": {
