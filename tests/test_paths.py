@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import orjson
 import pytest
 
 from graphtrail.case import Case
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import shift_time
 from graphtrail.errors import InputError
 from graphtrail.graph import load_graph
 from graphtrail.ingest import ingest_paths
@@ -78,7 +77,7 @@ def test_no_path_runs_backwards_in_time_or_starts_after_the_fact(
     finder = PathFinder(case, load_graph(case))
     assert finder.find(new_key, leaked) == []
     created = next(s for s in _story(northwind[1], "leaked-ci-key")["steps"] if s["action"] == "CreateAccessKey")
-    one_second_later = format_time(parse_time(created["time"]) + timedelta(seconds=1))
+    one_second_later = shift_time(created["time"], 1)
     assert finder.find(leaked, new_key, since=one_second_later) == []
     assert finder.find(leaked, new_key, since=created["time"]) != []
     assert finder.find(leaked, new_key, within=1) != []  # AUTHENTICATES and CreateAccessKey are one event

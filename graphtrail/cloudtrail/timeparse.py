@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _JAVA_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
 
@@ -49,6 +49,11 @@ def _parse_time(value: object) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def shift_time(text: str, seconds: float) -> str:
+    """A case time moved by `seconds` (negative: earlier), in the same text form."""
+    return format_time(parse_time(text) + timedelta(seconds=seconds))
 
 
 def format_time(value: datetime) -> str:

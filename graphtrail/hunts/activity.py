@@ -16,12 +16,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import format_time, shift_time
 from graphtrail.findings import Finding, Hop, Severity, Technique
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import (
@@ -31,6 +31,7 @@ from graphtrail.hunts.common import (
     DATA_FROM_CLOUD_STORAGE,
     STORAGE_OBJECT_DISCOVERY,
     VALID_CLOUD_ACCOUNTS,
+    describe_caller,
     finding_from,
     is_new_address,
 )
@@ -227,10 +228,6 @@ def _epoch_text(epoch: int) -> str:
     return format_time(datetime.fromtimestamp(epoch, UTC))
 
 
-def _shift(time: str, seconds: int) -> str:
-    return format_time(parse_time(time) + timedelta(seconds=seconds))
-
-
 def _dense_runs(
     calls: Sequence[_Call], seconds: int, enough: Callable[[Counter[str], Counter[str], int], bool]
 ) -> list[list[_Call]]:
@@ -335,7 +332,8 @@ def _recon_finding(
     refused = _refusals(calls)
     followed = _what_followed(context, actor, key, calls[-1].time, [ip] if ip else [])
     narrative = (
-        f"{_who(actor, key, ip)} made {len(calls)} read-only calls ({len(names)} different, to {len(services)} "
+        f"{describe_caller(actor, key, ip)} made {len(calls)} read-only calls ({len(names)} different, to "
+        f"{len(services)} "
         f"services: {', '.join(services)}) within {_duration(seconds)}, {calls[0].time} to {calls[-1].time}: "
         f"{_summary(names)}. {refused}{_sign_sentences(signs)}{followed}"
     ).strip()
@@ -398,7 +396,8 @@ def _denied_finding(context: HuntContext, actor: str, key: str | None, calls: li
     ips = sorted({call.source_ip for call in calls if call.source_ip})
     seconds = calls[-1].epoch - calls[0].epoch
     sentences = [
-        f"{_who(actor, key, ', '.join(ips) or None)} was refused {len(calls)} times within {_duration(seconds)}, "
+        f"{describe_caller(actor, key, ', '.join(ips) or None)} was refused {len(calls)} times within "
+        f"{_duration(seconds)}, "
         f"{calls[0].time} to {calls[-1].time}: {_summary(names)} ({_codes(calls)})."
     ]
     if enumerating:
@@ -429,7 +428,7 @@ def _denied_before(context: HuntContext, actor: str, names: list[str], before: s
     values: list[Any] = [actor, *names, *_DENIED_PARAMS]
     if context.baseline_case is None:
         sql += " AND time < ?"
-        values.append(min(_shift(before, -HOUR), context.baseline_end))
+        values.append(min(shift_time(before, -HOUR), context.baseline_end))
     return source.db.execute(sql + " LIMIT 1", values).fetchone() is not None
 
 
@@ -477,7 +476,7 @@ def _consecutive_hours(hours: list[tuple[str, int]]) -> list[list[tuple[str, int
     """Spike hours ("2026-11-03T11", in order) that follow one another, as one run each."""
     runs: list[list[tuple[str, int]]] = []
     for hour, count in hours:
-        if runs and _shift(runs[-1][-1][0] + ":00:00Z", HOUR) == hour + ":00:00Z":
+        if runs and shift_time(runs[-1][-1][0] + ":00:00Z", HOUR) == hour + ":00:00Z":
             runs[-1].append((hour, count))
         else:
             runs.append([(hour, count)])
@@ -486,7 +485,7 @@ def _consecutive_hours(hours: list[tuple[str, int]]) -> list[list[tuple[str, int
 
 def _spike_finding(context: HuntContext, actor: str, hours: list[tuple[str, int]], usual: int) -> Finding:
     start = hours[0][0] + ":00:00Z"
-    end = _shift(hours[-1][0] + ":00:00Z", HOUR)
+    end = shift_time(hours[-1][0] + ":00:00Z", HOUR)
     events = list(context.events(where="actor=? AND time >= ? AND time < ?", params=(actor, start, end)))
     total = len(events)
     peak = max(count for _, count in hours)
@@ -596,11 +595,6 @@ def _hops_by_name(events: Sequence[HuntEvent]) -> list[Hop]:
     return hops
 
 
-def _who(actor: str, key: str | None, ip: str | None) -> str:
-    details = [part for part in (f"key {key}" if key else "", f"from {ip}" if ip else "") if part]
-    return f"{actor} ({', '.join(details)})" if details else actor
-
-
 def _summary(names: Counter[str], limit: int = 10) -> str:
     parts = [f"{name} x{count}" if count > 1 else name for name, count in names.most_common(limit)]
     more = len(names) - limit
@@ -635,7 +629,7 @@ def _sign_sentences(signs: _Signs) -> str:
 def _what_followed(context: HuntContext, actor: str, key: str | None, after: str, ips: Sequence[str]) -> str:
     """The first changes the same credential made within the hour after the burst (naming any other address,
     since a stolen key's owner may be using it too)."""
-    end = _shift(after, HOUR)
+    end = shift_time(after, HOUR)
     rows = context.case.db.execute(
         "SELECT name, time, error_code, source_ip FROM events WHERE actor=? AND access_key IS ? AND time > ? "
         "AND time <= ? ORDER BY time LIMIT 500",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
+from graphtrail import arn as arns
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.findings import Finding, Hop, Severity, Technique
 from graphtrail.hunts.context import HuntContext, HuntEvent, seconds_between
@@ -57,10 +58,20 @@ def bursts(events: Iterable[T], gap_seconds: float, key: Callable[[T], object]) 
 
 def who(event: HuntEvent) -> str:
     """'arn:… (key AKIA…, from 198.51.100.7)': the actor as a responder wants it in a sentence."""
-    row = event.row
-    details = [f"key {row.access_key}" if row.access_key else "", f"from {row.source_ip}" if row.source_ip else ""]
-    details = [d for d in details if d]
-    return f"{row.actor} ({', '.join(details)})" if details else row.actor
+    return describe_caller(event.row.actor, event.row.access_key, event.row.source_ip)
+
+
+def describe_caller(actor: str, key: str | None, ip: str | None) -> str:
+    details = [part for part in (f"key {key}" if key else "", f"from {ip}" if ip else "") if part]
+    return f"{actor} ({', '.join(details)})" if details else actor
+
+
+def account_of(principal: str | None) -> str | None:
+    """The account of a principal named by ARN, or the id itself when an account is the principal."""
+    if arns.is_account_id(principal):
+        return principal
+    parsed = arns.parse_arn(principal)
+    return parsed.account if parsed is not None and parsed.account else None
 
 
 def finding_from(

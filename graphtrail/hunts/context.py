@@ -248,13 +248,6 @@ class HuntContext:
             values.append(after)
         return list(self.case.events(where, tuple(values)))
 
-    def principal_events(self, principal: str, *, after: str | None = None) -> list[EventRow]:
-        where, values = "actor=?", [principal]
-        if after:
-            where += " AND time >= ?"
-            values.append(after)
-        return list(self.case.events(where, tuple(values)))
-
 
 # Networks a VPC, an office LAN or a VPN hands out: an address in one names no place on the internet.
 PRIVATE_NETWORKS = tuple(

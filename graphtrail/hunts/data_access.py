@@ -24,7 +24,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import format_time, parse_time, shift_time
 from graphtrail.findings import Finding, Hop, Severity
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import DATA_FROM_CLOUD_STORAGE, STORAGE_OBJECT_DISCOVERY, bursts, finding_from
@@ -485,7 +485,7 @@ def _bulk_read(
     context: HuntContext, actor: str, bucket: str, reads: list[HuntEvent], routine: str, around: str
 ) -> BulkRead:
     first = reads[0].time
-    since = format_time(parse_time(first) - timedelta(seconds=PRELUDE_SECONDS))
+    since = shift_time(first, -PRELUDE_SECONDS)
     listings = [
         event
         for event in inspected(

@@ -15,10 +15,9 @@ session of the same credential lineage (a role chain). That is critical.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import shift_time
 from graphtrail.findings import Finding, Severity
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import TRANSFER_TO_CLOUD_ACCOUNT, bursts, finding_from, who
@@ -92,7 +91,7 @@ def _tuple(value: object) -> tuple[str, ...]:
 def _staging(context: HuntContext, event: HuntEvent) -> list[BulkRead]:
     """Bulk reads (not the routine ones) shortly before `event` by the same actor or the same credential
     lineage: a role chain where one session reads and another sends the copy out."""
-    since = format_time(parse_time(event.time) - timedelta(seconds=STAGING_SECONDS))
+    since = shift_time(event.time, -STAGING_SECONDS)
     lineage = _lineage_keys(context, [event.row.access_key] if event.row.access_key else [])
     found = []
     for bulk in bulk_reads(context):

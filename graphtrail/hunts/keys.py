@@ -14,12 +14,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cached_property
 
 from graphtrail import arn as arns
 from graphtrail.case import Case
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import shift_time
 from graphtrail.findings import Finding, Hop, Severity
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import (
@@ -373,7 +372,7 @@ def new_key_used(context: HuntContext) -> Iterator[Finding]:
         key = created.target
         if not arns.is_access_key_id(key):
             continue
-        end = _plus_seconds(created.time, window)
+        end = shift_time(created.time, window)
         rows = context.case.events("access_key = ? AND time >= ? AND time <= ?", (key, created.time, end),
                                    limit=FIRST_EVENTS)  # fmt: skip
         uses = [context.inspect(row) for row in rows if row.event_id != created.id]
@@ -385,10 +384,6 @@ def new_key_used(context: HuntContext) -> Iterator[Finding]:
 
 def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{int(seconds)} s"
-
-
-def _plus_seconds(time: str, seconds: int) -> str:
-    return format_time(parse_time(time) + timedelta(seconds=seconds))
 
 
 def _new_key_finding(

@@ -23,13 +23,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cached_property
 
 from graphtrail import arn as arns
 from graphtrail.case import Case, EventRow
 from graphtrail.cloudtrail.actions import base_event_name
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import shift_time
 from graphtrail.findings import Finding, Hop, Severity, Technique
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import (
@@ -42,6 +41,7 @@ from graphtrail.hunts.common import (
     SERVERLESS_EXECUTION,
     TEMPORARY_ELEVATED_ACCESS,
     VALID_CLOUD_ACCOUNTS,
+    account_of,
     bursts,
     finding_from,
 )
@@ -70,13 +70,6 @@ REVIEW_MARGIN_SECONDS = 3600  # baseline occurrences this close to the activity 
 
 
 # -- identities and what a call did ---------------------------------------------------------------
-
-
-def _account_of(principal: str | None) -> str | None:
-    if arns.is_account_id(principal):
-        return principal
-    parsed = arns.parse_arn(principal)
-    return parsed.account if parsed is not None and parsed.account else None
 
 
 def _role_arn_of_session(session_arn: str | None) -> str | None:
@@ -257,7 +250,7 @@ class _Chain:
     def crossings(self) -> list[KeyLineage]:
         crossed = []
         for hop, role in zip(self.hops, self.roles, strict=True):
-            caller = _account_of(hop.issuer)
+            caller = account_of(hop.issuer)
             if role is not None and caller is not None and caller != role[0]:
                 crossed.append(hop)
         return crossed
@@ -491,7 +484,7 @@ class _Assumption:
 
     @property
     def account(self) -> str | None:
-        return _account_of(self.caller)
+        return account_of(self.caller)
 
 
 Window = tuple[str, str]
@@ -536,7 +529,7 @@ class _RoleBaseline:
                 best[joined] = issuance
         for issuance in best.values():
             role = _role_id(issuance.role_arn or issuance.session_key)
-            who, account = _identity(issuance.issuer), _account_of(issuance.issuer)
+            who, account = _identity(issuance.issuer), account_of(issuance.issuer)
             when = issuance.time if before is not None else None
             self.pairs.setdefault((who, role), []).append(when)
             self.accounts.setdefault((account, role), []).append(when)
@@ -578,7 +571,7 @@ def first_time_role_assumption(context: HuntContext) -> Iterator[Finding]:
 
 def _review_window(time: str) -> Window:
     """The activity under review: from an hour before its first call to an hour after it."""
-    return _shift(time, -REVIEW_MARGIN_SECONDS), _shift(time, REVIEW_MARGIN_SECONDS)
+    return shift_time(time, -REVIEW_MARGIN_SECONDS), shift_time(time, REVIEW_MARGIN_SECONDS)
 
 
 def _recurs_daily_from_inside(context: HuntContext, group: list[_Assumption]) -> bool:
@@ -718,7 +711,7 @@ def _workloads(event: HuntEvent) -> list[str]:
 def _did_before(context: HuntContext, event: HuntEvent, start: str) -> bool:
     """The caller (a role's sessions counting as the role) made this call successfully in the baseline, and not
     as part of the same operation (an hour or more before the run of pivots began)."""
-    before = _shift(start, -PIVOT_GAP_SECONDS)
+    before = shift_time(start, -PIVOT_GAP_SECONDS)
     if context.baseline_end:
         before = min(before, context.baseline_end)
     role = _role_arn_of_session(event.row.actor)
@@ -787,7 +780,7 @@ class _WorkloadSessions:
 
     def keys(self, names: set[str], start: str, end: str) -> list[KeyLineage]:
         """Keys of those workloads that may have been live between start and end (issued at most 12 h before)."""
-        earliest = _shift(start, -12 * 3600)
+        earliest = shift_time(start, -12 * 3600)
         found = {key: hop for name in names for key, hop in self.by_name.get(name, {}).items()}
         return [hop for hop in found.values() if not hop.time or earliest <= hop.time <= end]
 
@@ -798,7 +791,7 @@ def _pivot_finding(
     first, last = run[0], run[-1]
     succeeded = [event for event in run if not event.failed]
     names = {name for event in succeeded for name in _workloads(event)}
-    window_end = _shift(last.time, WORKLOAD_WINDOW_SECONDS)
+    window_end = shift_time(last.time, WORKLOAD_WINDOW_SECONDS)
     keys = sessions.keys(names, first.time, window_end)
     issued = sorted(
         (hop for hop in keys if hop.event_id and hop.time and first.time <= hop.time <= window_end),
@@ -883,10 +876,6 @@ def _pivot_step(event: HuntEvent) -> str:
     document = event.facts.get("document_name")
     extra = f" passing {role}" if role else (f" with {document}" if document else "")
     return f"{event.time} {event.row.name} on {event.target}{extra}{refused}"
-
-
-def _shift(time: str, seconds: int) -> str:
-    return format_time(parse_time(time) + timedelta(seconds=seconds))
 
 
 # -- workload-key-outside-aws ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from graphtrail.hunts.common import (
     ADDITIONAL_CLOUD_ROLES,
     CREATE_CLOUD_ACCOUNT,
     VALID_CLOUD_ACCOUNTS,
+    account_of,
     finding_from,
     who,
 )
@@ -119,7 +120,7 @@ def _step(context: HuntContext, event: HuntEvent, admin_groups: set[str]) -> Ste
                     ADDITIONAL_CLOUD_CREDENTIALS, logins=(target,) if ok else ())  # fmt: skip
     if name == "AddUserToGroup":
         group = str(facts.get("group") or "?")
-        account = _account_of(target) or ""
+        account = account_of(target) or ""
         privileged = f"group:{account}:{group}" in admin_groups or any(
             word in group.lower() for word in PRIVILEGED_GROUP_WORDS
         )
@@ -338,7 +339,7 @@ class _ChainHunt:
         for use in uses:
             if use.row.name != "AssumeRole" or use.failed:
                 continue
-            account = use.row.actor if arns.is_account_id(use.row.actor) else _account_of(use.row.actor)
+            account = account_of(use.row.actor)
             if account in trusted and account not in found and not self._partner(account):
                 found.append(account)
         return found
@@ -436,11 +437,6 @@ def _without_path(arn: str) -> Iterable[str]:
     parsed = arns.parse_arn(arn)
     if parsed is not None and parsed.service == "iam" and parsed.resource_type == "user" and "/" in parsed.resource:
         yield f"arn:{parsed.partition}:iam::{parsed.account}:user/{parsed.resource_name}"
-
-
-def _account_of(principal: str) -> str | None:
-    parsed = arns.parse_arn(principal)
-    return parsed.account if parsed else None
 
 
 HUNTS = [

@@ -10,9 +10,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 
-from graphtrail.cloudtrail.timeparse import format_time, parse_time
+from graphtrail.cloudtrail.timeparse import shift_time
 from graphtrail.findings import Finding, Hop, Severity
 from graphtrail.hunts import HuntSpec
 from graphtrail.hunts.common import (
@@ -258,7 +257,7 @@ def _failures_before(
 ) -> list[HuntEvent]:
     """Refused sign-ins within `window` before `success`: for the same user or, unless `same_ip_only`, from the
     same address (password spraying); with `same_ip_only`, for the same user from the same address."""
-    start = format_time(parse_time(success.time) - timedelta(seconds=window))
+    start = shift_time(success.time, -window)
     ip = success.row.source_ip
     picked = []
     for event in failures[bisect_left(times, start) : bisect_right(times, success.time)]:
@@ -323,7 +322,7 @@ def _new_addresses(context: HuntContext, actor: str, run: Sequence[HuntEvent]) -
 
 def _then(context: HuntContext, actor: str, after: str) -> str:
     """The first changes the principal made within the hour after signing in."""
-    end = format_time(parse_time(after) + timedelta(seconds=FOLLOW_UP))
+    end = shift_time(after, FOLLOW_UP)
     rows = context.case.db.execute(
         "SELECT name, time, error_code FROM events WHERE actor=? AND time > ? AND time <= ? ORDER BY time LIMIT 500",
         (actor, after, end),
