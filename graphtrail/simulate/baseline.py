@@ -21,6 +21,7 @@ from graphtrail.simulate import api, callers, sts
 from graphtrail.simulate.callers import Caller
 from graphtrail.simulate.org import HOME_REGION, SECOND_REGION, Person, Workload
 from graphtrail.simulate.records import Timed
+from graphtrail.simulate.sts import Issued
 from graphtrail.simulate.truth import Story
 from graphtrail.simulate.workloads import workload_caller, workload_session
 from graphtrail.simulate.world import World
@@ -71,7 +72,7 @@ class Baseline:
         self.org = world.org
         self.decoys = decoys or {}
         self._days: dict[int, list[WorkDay]] = {}
-        self._workload_callers: dict[tuple[str, int], tuple[Caller, int]] = {}
+        self._workload_sessions: dict[tuple[str, int], tuple[Issued, Caller]] = {}
 
     # --- the plan -------------------------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Baseline:
         for workload in self.org.workloads:
             if workload.kind == "ecs" and not self._etl_hour(hour_start):
                 continue
-            out.extend(workload_session(self.world, workload, hour_start).calls)
+            out.extend(self._workload_session(workload, hour_start)[0].calls)
         out.extend(self._service_sessions(hour_start))
         hour_of_day = (hour_start % DAY) // HOUR
         weekday = datetime.fromtimestamp(hour_start, UTC).weekday() < 5
@@ -130,13 +131,18 @@ class Baseline:
 
     def _workload(self, workload: Workload, hour_start: int) -> tuple[Caller, int]:
         """The workload's caller for the hour and when its session was issued."""
+        issued, caller = self._workload_session(workload, hour_start)
+        return caller, issued.created
+
+    def _workload_session(self, workload: Workload, hour_start: int) -> tuple[Issued, Caller]:
+        """The hour's session (its AssumeRole is scheduled activity, its caller makes routine calls), made once."""
         cache_key = (workload.name, hour_start)
-        if cache_key not in self._workload_callers:
-            if len(self._workload_callers) > 4096:
-                self._workload_callers.clear()
+        if cache_key not in self._workload_sessions:
+            if len(self._workload_sessions) > 4096:
+                self._workload_sessions.clear()
             issued = workload_session(self.world, workload, hour_start)
-            self._workload_callers[cache_key] = (workload_caller(issued, workload), issued.created)
-        return self._workload_callers[cache_key]
+            self._workload_sessions[cache_key] = (issued, workload_caller(issued, workload))
+        return self._workload_sessions[cache_key]
 
     def _service_sessions(self, hour_start: int) -> list[Timed]:
         """The hourly sessions of AWS Config (every account) and EC2 Auto Scaling (where the apps run); their
