@@ -7,6 +7,7 @@ so a case built in one run equals one built incrementally from the same events.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,8 +56,15 @@ def _by_time_then_value(item: tuple[str, str]) -> tuple[str, str]:
 
 
 def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_CAP) -> None:
+    """What `_keep_first` of each of `other`'s values gives: the `cap` values seen earliest, kept at once."""
     for value, when in other.items():
-        _keep_first(into, value, when, cap)
+        seen = into.get(value)
+        if seen is None or when < seen:
+            into[value] = when
+    if len(into) > cap:
+        kept = heapq.nsmallest(cap, into.items(), key=_by_time_then_value)
+        into.clear()
+        into.update(kept)
 
 
 @dataclass(frozen=True, slots=True)

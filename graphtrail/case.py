@@ -8,7 +8,7 @@ file is never half-updated.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -322,18 +322,20 @@ class Case:
         )
 
     # -- events ----------------------------------------------------------------------------------
-    def event_ids_from_other_files(self, event_ids: Sequence[str], file_id: int) -> set[str]:
-        """Which of `event_ids` the case holds from files other than `file_id` (its duplicates)."""
+    def event_ids_from_other_files(self, event_ids: Sequence[str], file_ids: Collection[int]) -> set[str]:
+        """Which of `event_ids` the case holds from files other than `file_ids` (their duplicates)."""
         found: set[str] = set()
+        mine = set(file_ids)
         for start in range(0, len(event_ids), 900):
             chunk = event_ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for table in ("events", "insights"):
                 found.update(
-                    row[0]
-                    for row in self.db.execute(
-                        f"SELECT event_id FROM {table} WHERE event_id IN ({marks}) AND file_id != ?", (*chunk, file_id)
+                    event_id
+                    for event_id, file_id in self.db.execute(
+                        f"SELECT event_id, file_id FROM {table} WHERE event_id IN ({marks})", chunk
                     )
+                    if file_id not in mine
                 )
         return found
 
@@ -483,6 +485,29 @@ class Case:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    # -- S3 bookkeeping (graphtrail.aws): each object read, so a re-run skips it without downloading it ---
+    def s3_objects(self, bucket: str, prefix: str = "") -> dict[str, str]:
+        """Keys under `prefix` in `bucket` already read into this case, with the ETag that was read."""
+        self.db.execute(_S3_OBJECTS)
+        rows = self.db.execute(
+            "SELECT key, etag FROM s3_objects WHERE bucket=? AND substr(key, 1, ?)=?", (bucket, len(prefix), prefix)
+        )
+        return dict(rows.fetchall())
+
+    def add_s3_object(self, bucket: str, key: str, etag: str, status: str) -> None:
+        """Record a read object (in the transaction that stores its events, so both land or neither)."""
+        self.db.execute(_S3_OBJECTS)
+        self.db.execute(
+            "INSERT OR REPLACE INTO s3_objects (bucket, key, etag, status) VALUES (?, ?, ?, ?)",
+            (bucket, key, etag, status),
+        )
+
+
+# Created on first use, so cases made before S3 ingest existed gain it without a schema change.
+_S3_OBJECTS = """CREATE TABLE IF NOT EXISTS s3_objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, etag TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (bucket, key)
+) WITHOUT ROWID"""
 
 
 def _edge_props(edge: EdgeState) -> dict[str, Any]:

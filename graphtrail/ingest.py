@@ -146,20 +146,74 @@ class FileResult:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # EventRow fields, file_id left None
     insights: list[tuple[str, str, str, str, str | None, str | None, bytes]] = field(default_factory=list)
     issuances: list[Issuance] = field(default_factory=list)
-    graph: GraphAccumulator | None = None
+    graph: GraphAccumulator | None = None  # only when read on its own (read_log_file without `into`)
 
     @property
     def event_ids(self) -> list[str]:
         return [row[0] for row in self.rows] + [row[0] for row in self.insights]
 
 
+@dataclass
+class BatchResult:
+    """Neighbouring files read together: each file's rows and accounting, and one graph of all their events."""
+
+    files: list[FileResult]
+    graph: GraphAccumulator
+
+
+BATCH_BYTES = 1 << 20  # compressed bytes of log files handed to a worker at once
+BATCH_FILES = 64
+_UNKNOWN_SIZE = 64 << 10
+
+
+def plan_batches(files: Sequence[LogFile]) -> list[range]:
+    """Neighbouring files in groups of about BATCH_BYTES; fixed by the listing alone, never by the workers."""
+    batches: list[range] = []
+    start = size = 0
+    for index, log_file in enumerate(files):
+        size += log_file.size if log_file.size is not None else _UNKNOWN_SIZE
+        if size >= BATCH_BYTES or index + 1 - start >= BATCH_FILES:
+            batches.append(range(start, index + 1))
+            start, size = index + 1, 0
+    if start < len(files):
+        batches.append(range(start, len(files)))
+    return batches
+
+
+def read_log_batch(
+    log_files: Sequence[LogFile], limits: ReadLimits, *, known: Collection[str] = (), exclude: Collection[str] = ()
+) -> BatchResult:
+    """Read a few files into one aggregate. Pure: no case, no globals; safe in a worker process.
+
+    One graph per batch rather than per file: the main process then merges (and a worker pickles) each
+    node and structural edge once per batch, and alike events from neighbouring files group together.
+    An event id seen earlier in the batch counts as a duplicate, as it would if the files were folded
+    one after the other.
+    """
+    graph = GraphAccumulator()
+    groups = EventGroups(graph)
+    seen: set[str] = set()
+    files = [read_log_file(log_file, limits, known=known, exclude=exclude, into=groups, seen=seen)
+             for log_file in log_files]  # fmt: skip
+    groups.flush()
+    return BatchResult(files, graph)
+
+
 def read_log_file(
-    log_file: LogFile, limits: ReadLimits, *, known: Collection[str] = (), exclude: Collection[str] = ()
+    log_file: LogFile,
+    limits: ReadLimits,
+    *,
+    known: Collection[str] = (),
+    exclude: Collection[str] = (),
+    into: EventGroups | None = None,
+    seen: set[str] | None = None,
 ) -> FileResult:
     """Read, normalize and aggregate one file. Pure: no case, no globals; safe in a worker process.
 
     `known` holds content hashes already in the case (the file is then not parsed); `exclude` holds event
-    ids the case already has (they count as duplicates and stay out of the aggregate).
+    ids the case already has (they count as duplicates and stay out of the aggregate). Given `into` (and
+    `seen`, the event ids already added to it), the file's events join that batch's aggregate; otherwise
+    the result carries a graph of its own.
     """
     result = FileResult(source=log_file.source)
     try:
@@ -174,9 +228,11 @@ def read_log_file(
     if result.sha256 in known:
         result.status = "known"
         return result
-    graph = result.graph = GraphAccumulator()
-    groups = EventGroups(graph)
-    seen: set[str] = set()
+    groups = into if into is not None else EventGroups(GraphAccumulator())
+    if into is None:
+        result.graph = groups.graph
+    if seen is None:
+        seen = set()
     for item in read_records(log_file.source, data, limits):
         if isinstance(item, RawRecord):
             result.records += 1
@@ -228,28 +284,30 @@ def read_log_file(
         elif isinstance(item, Notice):
             result.notices[item.reason] += 1
             log.info("%s: %s %s", item.source, item.reason, item.detail)
-    groups.flush()
+    if into is None:
+        groups.flush()
     return result
 
 
-# Set in the parent before the workers fork, so tasks are plain indices (LogFile loaders are closures).
-_WORK: tuple[list[LogFile], ReadLimits, frozenset[str]] | None = None
+# Set in the parent before the workers fork, so tasks are plain batch indices (LogFile loaders are closures).
+_WORK: tuple[list[LogFile], list[range], ReadLimits, frozenset[str]] | None = None
 
 
 def _work_loop(tasks: Any, results: Any) -> None:
-    """A worker: read the files it is handed until told to stop. Ctrl-C is left to the main process."""
+    """A worker: read the batches it is handed until told to stop. Ctrl-C is left to the main process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _WORK is not None
-    files, limits, known = _WORK
+    files, batches, limits, known = _WORK
     while (index := tasks.get()) is not None:
         try:
-            results.put((index, read_log_file(files[index], limits, known=known), None))
+            batch = [files[number] for number in batches[index]]
+            results.put((index, read_log_batch(batch, limits, known=known), None))
         except BaseException as exc:  # reported to the main process, which stops the run
             results.put((index, None, f"{type(exc).__name__}: {exc}"))
 
 
 class _FileWorkers:
-    """Worker processes that read files and hand back results in file order.
+    """Worker processes that read batches of files and hand back results in listing order.
 
     Written out rather than multiprocessing.Pool: a Pool can hang when it is terminated while results are
     in flight (Ctrl-C, an error in the main process); these workers are simply killed.
@@ -265,10 +323,10 @@ class _FileWorkers:
         for process in self._processes:
             process.start()
 
-    def results(self, count: int, ahead: int) -> Iterator[FileResult]:
-        """Results for files 0..count-1 in order, with at most `ahead` files handed out and not yet used."""
+    def results(self, count: int, ahead: int) -> Iterator[BatchResult]:
+        """Results for batches 0..count-1 in order, with at most `ahead` handed out and not yet used."""
         submitted = 0
-        ready: dict[int, FileResult] = {}
+        ready: dict[int, BatchResult] = {}
         for wanted in range(count):
             while submitted < count and submitted < wanted + ahead:
                 self._tasks.put(submitted)
@@ -280,7 +338,7 @@ class _FileWorkers:
                 ready[index] = result
             yield ready.pop(wanted)
 
-    def _receive(self) -> tuple[int, FileResult | None, str | None]:
+    def _receive(self) -> tuple[int, BatchResult | None, str | None]:
         reader = self._results._reader
         while True:
             waited = multiprocessing.connection.wait([reader, *(p.sentinel for p in self._processes)], timeout=5.0)
@@ -318,31 +376,54 @@ class _Run:
             problem.source, problem.position, problem.line, problem.reason, problem.detail, self.run_id
         )
 
-    def fold(self, result: FileResult, log_file: LogFile, limits: ReadLimits) -> None:
-        """Store one file's result in the case (unless the case has it already)."""
+    def fold(self, batch: BatchResult, log_files: Sequence[LogFile], limits: ReadLimits) -> list[FileResult]:
+        """Store a batch's files in the case (but those it has already) and fold in their graph.
+
+        Returns each file's result as finally counted.
+        """
         summary = self.summary
-        summary.bytes_read += result.size
-        if result.status == "unreadable":
-            summary.files_rejected.update(result.file_rejects)
-            for problem in result.problems:
-                self.problem(problem)
-            return
-        if result.status == "known" or self.case.file_known(result.sha256):
-            summary.files_already_ingested += 1
-            return
-        file_id = self.case.add_file(log_file.source, result.sha256, result.size, self.run_id)
-        stored = self.case.add_events(result.rows, file_id)
-        stored += self.case.add_insights((*row, file_id) for row in result.insights)
-        if stored < len(result.rows) + len(result.insights):
-            # Some events were already in the case (another trail, a re-delivery): they were not stored
-            # again; aggregate the file once more without them. Rare, so it runs here, not in a worker.
-            existing = self.case.event_ids_from_other_files(result.event_ids, file_id)
-            result = read_log_file(log_file, limits, exclude=existing)
+        stored: list[tuple[int, int]] = []  # (position in the batch, file id) of the files stored
+        results = list(batch.files)
+        again = False  # the batch's graph holds events that are not to be counted: aggregate once more
+        for position, (log_file, result) in enumerate(zip(log_files, batch.files, strict=True)):
+            summary.bytes_read += result.size
+            if result.status == "unreadable":
+                summary.files_rejected.update(result.file_rejects)
+                for problem in result.problems:
+                    self.problem(problem)
+                continue
+            if result.status == "known" or self.case.file_known(result.sha256):
+                summary.files_already_ingested += 1
+                again = again or result.status != "known"  # read in this run under another name
+                continue
+            file_id = self.case.add_file(log_file.source, result.sha256, result.size, self.run_id)
+            count = self.case.add_events(result.rows, file_id)
+            count += self.case.add_insights((*row, file_id) for row in result.insights)
+            # Fewer stored means events already in the case (another trail, a re-delivery).
+            again = again or count < len(result.rows) + len(result.insights)
+            stored.append((position, file_id))
+        graph: GraphAccumulator | None = batch.graph
+        if again:
+            # Rare, so it runs here, not in a worker: aggregate the stored files again, without the
+            # events the case held before them.
+            graph = None
+            if stored:
+                event_ids = [event_id for position, _ in stored for event_id in results[position].event_ids]
+                existing = self.case.event_ids_from_other_files(event_ids, [file_id for _, file_id in stored])
+                reread = read_log_batch([log_files[position] for position, _ in stored], limits, exclude=existing)
+                graph = reread.graph
+                for (position, _), result in zip(stored, reread.files, strict=True):
+                    results[position] = result
+        for position, file_id in stored:
+            self._count(results[position], file_id)
+        if graph is not None:
+            self.acc.merge(graph)
+        return results
+
+    def _count(self, result: FileResult, file_id: int) -> None:
+        summary = self.summary
         if result.issuances:
             self.case.add_issuances(result.issuances)
-        if result.graph is not None:
-            self.acc.merge(result.graph)
-
         summary.records_read += result.records
         summary.events_ingested += len(result.rows)
         summary.insights_ingested += len(result.insights)
@@ -469,14 +550,42 @@ def ingest_paths(
     `workers` processes read and aggregate files in parallel (default: one per core); the result does not
     depend on it.
     """
+    limits = limits or ReadLimits()
+    listed = iter_log_files(paths, stdin=stdin, limits=limits)
+    if "-" in paths:
+        workers = 1
+    return ingest_log_files(listed, case_path, run_paths=paths, limits=limits, progress=progress, workers=workers)
+
+
+@dataclass(frozen=True, slots=True)
+class RunHooks:
+    """For sources that act at points of a run (graphtrail.aws: S3 downloads and their bookkeeping)."""
+
+    started: Callable[[], None] | None = None  # once worker processes exist: start threads here, after the fork
+    folded: Callable[[Case, LogFile, FileResult], None] | None = None  # after each file, in the run's transaction
+
+
+def ingest_log_files(
+    listed: Iterable[LogFile | Rejected | SkippedFile],
+    case_path: str | Path,
+    *,
+    run_paths: Sequence[str],
+    limits: ReadLimits | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
+    workers: int | None = None,
+    hooks: RunHooks | None = None,
+) -> IngestSummary:
+    """Read already-listed files (from disk, S3 or an API) into the case; `run_paths` names them in the case."""
     global _WORK
     limits = limits or ReadLimits()
+    hooks = hooks or RunHooks()
+    paths = list(run_paths)
     summary = IngestSummary()
     started = clock.monotonic()
-    listed = list(iter_log_files(paths, stdin=stdin, limits=limits))
+    listed = list(listed)
     files = [item for item in listed if isinstance(item, LogFile)]
     workers = default_workers() if workers is None else max(1, workers)
-    if len(files) < 2 or "-" in paths or multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
+    if len(files) < 2 or multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
         workers = 1
     summary.workers = workers
     with Case(case_path, create=True) as case:
@@ -495,16 +604,22 @@ def ingest_paths(
         case.begin()
         pool: _FileWorkers | None = None
         try:
+            batches = plan_batches(files)
             if workers > 1:
-                _WORK = (files, limits, known)
+                _WORK = (files, batches, limits, known)
                 pool = _FileWorkers(workers)
-                results: Iterable[FileResult] = pool.results(len(files), ahead=4 * workers)
+                results: Iterable[BatchResult] = pool.results(len(batches), ahead=2 * workers)
             else:
-                results = (read_log_file(log_file, limits, known=known) for log_file in files)
-            for done, (log_file, result) in enumerate(zip(files, results, strict=True), start=1):
-                run.fold(result, log_file, limits)
+                results = (read_log_batch([files[i] for i in batch], limits, known=known) for batch in batches)
+            if hooks.started is not None:
+                hooks.started()
+            for batch, result in zip(batches, results, strict=True):
+                log_files = [files[i] for i in batch]
+                for log_file, file_result in zip(log_files, run.fold(result, log_files, limits), strict=True):
+                    if hooks.folded is not None:
+                        hooks.folded(case, log_file, file_result)
                 if progress is not None:
-                    progress(IngestProgress(done, len(files), summary.events_ingested, summary.bytes_read))
+                    progress(IngestProgress(batch.stop, len(files), summary.events_ingested, summary.bytes_read))
                 if clock.monotonic() - run.last_checkpoint > CHECKPOINT_SECONDS:
                     run.checkpoint(final=False)
             summary.seconds = clock.monotonic() - started

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import copy
 
-from graphtrail.accumulate import GraphAccumulator
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graphtrail.accumulate import GraphAccumulator, _keep_first, _merge_first
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
 from tests.conftest import STRATUS, invictus_records, load_records
@@ -104,3 +107,21 @@ def test_an_issuing_event_counts_each_structural_edge_once() -> None:
         key: edge.count for key, edge in graph.edges.items() if key[1] in ("AUTHENTICATES", "SESSION_OF", "IN_ACCOUNT")
     }
     assert structural and set(structural.values()) == {1}
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 30)), max_size=40),
+    st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 30)), max_size=40),
+)
+def test_merging_samples_keeps_what_offering_them_one_by_one_keeps(
+    left: list[tuple[str, int]], right: list[tuple[str, int]]
+) -> None:
+    def offered(pairs: list[tuple[str, int]]) -> dict[str, str]:
+        bucket: dict[str, str] = {}
+        for value, when in pairs:
+            _keep_first(bucket, value, f"{when:02d}", cap=4)
+        return bucket
+
+    merged = offered(left)
+    _merge_first(merged, offered(right), cap=4)
+    assert merged == offered(left + right)

@@ -135,10 +135,11 @@ def test_no_session_token_is_stored(tmp_path: Path) -> None:
 
 
 def test_interrupted_run_resumes_to_the_same_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoint after every file
+    monkeypatch.setattr(ingest_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoint after every batch
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 4)
 
     def stop_after_ten(state: ingest_module.IngestProgress) -> None:
-        if state.files_done == 10:
+        if state.files_done >= 10:
             raise KeyboardInterrupt
 
     interrupted = tmp_path / "interrupted.case"
@@ -193,6 +194,26 @@ def test_records_without_time_or_identity_are_rejected_with_reasons(tmp_path: Pa
     }
     assert summary.balanced
     assert any("mixed.jsonl" in line and "unknown-identity-type" in line for line in summary.problems)
+
+
+@pytest.mark.parametrize("batch_files", [1, 3, 64])
+def test_case_does_not_depend_on_how_files_are_batched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_files: int
+) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(INVICTUS, logs)
+    first, second = sorted(logs.glob("*.json"))[:2]
+    records = orjson.loads(first.read_bytes())["Records"]
+    # A re-delivery in another file (other bytes), and a byte-identical copy under another name.
+    (logs / "zz-redelivered.json.gz").write_bytes(gzip.compress(orjson.dumps({"Records": records[::-1]})))
+    shutil.copy(second, logs / "zz-copy.json")
+    reference = ingest_paths([str(logs)], tmp_path / "reference.case", workers=1)
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", batch_files)
+    batched = ingest_paths([str(logs)], tmp_path / "batched.case", workers=2)
+    assert batched.duplicates == reference.duplicates == len(records)
+    assert batched.files_already_ingested == reference.files_already_ingested == 1
+    assert batched.as_dict() | {"seconds": 0, "workers": 0} == reference.as_dict() | {"seconds": 0, "workers": 0}
+    assert _comparable(_tables(tmp_path / "batched.case")) == _comparable(_tables(tmp_path / "reference.case"))
 
 
 def test_case_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:

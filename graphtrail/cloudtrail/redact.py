@@ -136,9 +136,13 @@ _VERDICTS: dict[bytes, bool] = {}
 def redacted_json(record: dict[str, Any]) -> bytes:
     """The record as JSON bytes with secrets replaced (the record is redacted in place when it had any).
 
-    Each structured field is serialized and searched for a secret-named key; only a field that has one is
+    Most records name nothing secret anywhere: one look at the whole serialized record clears them. Otherwise
+    each structured field is serialized and searched for a secret-named key; only a field that has one is
     walked.
     """
+    whole = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+    if whole.isascii() and not _has_fragment(whole.lower()):  # non-ASCII text may lower-case into a fragment
+        return whole
     for key in record.keys() - _PLAIN_FIELDS:
         value = record[key]
         if isinstance(value, (dict, list)):
