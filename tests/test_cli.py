@@ -121,12 +121,6 @@ def test_log_strings_in_reject_lines_are_shown_as_text_not_markup(tmp_path: Path
     assert orjson.loads(result.stdout)["records"]["rejected"] == 1
 
 
-def test_s3_paths_get_a_clear_message(tmp_path: Path) -> None:
-    result = _run("ingest", "s3://bucket/AWSLogs", "--case", str(tmp_path / "c.case"))
-    assert result.exit_code == 2
-    assert "aws s3 sync s3://bucket/AWSLogs ./logs" in result.stderr
-
-
 def test_simulate_writes_a_trail_that_ingest_reads_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "sim"
     result = _run(

@@ -62,8 +62,8 @@ def iter_log_files(
     for path in paths:
         if path.startswith("s3://"):
             raise InputError(
-                f"{path}: reading straight from S3 is not supported yet; copy the logs first "
-                f"(aws s3 sync {path} ./logs) and ingest the folder"
+                f"{path}: S3 is read by graphtrail.aws.ingest.ingest_s3 (`graphtrail ingest s3://…` on the "
+                "command line), not as a local path"
             )
         if path != "-" and not os.path.exists(path):
             broken = os.path.islink(path)
