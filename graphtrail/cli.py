@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graphtrail import __version__
+from graphtrail.aws.options import aws_ingest_options, ingest_from_aws, wants_aws
 from graphtrail.errors import GraphtrailError
 
 out = Console(highlight=False, soft_wrap=True)
@@ -63,7 +64,7 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=False)
 @CASE_OPTION
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any file or record was rejected.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's accounting as JSON on stdout.")
@@ -81,6 +82,7 @@ def main(verbose: int) -> None:
     default=None,
     help="Processes that read files in parallel [default: one per core]. The case does not depend on it.",
 )
+@aws_ingest_options
 def ingest(
     paths: tuple[str, ...],
     case_path: Path,
@@ -89,6 +91,7 @@ def ingest(
     max_file_mb: int,
     show_rejects: int,
     workers: int | None,
+    **aws: Any,
 ) -> None:
     """Read CloudTrail logs from PATHS into a case.
 
@@ -100,6 +103,9 @@ def ingest(
     Re-running adds only what is new: files already ingested are recognised by content, events are
     deduplicated by eventID. Every file and record is accounted for: ingested, duplicate or rejected (with
     its reason).
+
+    PATHS may instead be s3://BUCKET[/PREFIX] (a trail's bucket, walked by account, Region and date;
+    objects already read are skipped), or use --lookup to read the last 90 days with LookupEvents.
     """
     from graphtrail.ingest import IngestProgress, ingest_paths
     from graphtrail.sources import ReadLimits
@@ -126,10 +132,15 @@ def ingest(
                 mb=state.bytes_read / 1e6,
             )
 
+        notes: list[str] = []
         try:
-            summary = ingest_paths(
-                list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress, workers=workers
-            )
+            if wants_aws(paths, aws):
+                result = ingest_from_aws(paths, case_path, aws, limits=limits, progress=progress, workers=workers)
+                summary, notes = result.summary, result.notes
+            else:
+                summary = ingest_paths(
+                    list(paths), case_path, limits=limits, stdin=sys.stdin.buffer, progress=progress, workers=workers
+                )
         except KeyboardInterrupt:
             err.print(
                 "interrupted: the case keeps every file up to its last checkpoint; "
@@ -137,6 +148,8 @@ def ingest(
             )
             raise SystemExit(130) from None
 
+    for note in notes:
+        err.print(Text(note))
     for line in summary.problems[:show_rejects]:
         err.print(Text("rejected ", style="yellow") + Text(line))  # the line quotes the log: never markup
     hidden = summary.records_rejected + sum(summary.files_rejected.values()) - min(show_rejects, len(summary.problems))
@@ -251,13 +264,21 @@ def whois(subject: str, case_path: Path, as_json: bool) -> None:
 @main.command()
 @CASE_OPTION
 @click.option(
-    "--format", "fmt", type=click.Choice(["graphml", "gexf", "json"]), required=True, help="The file format to write."
+    "--format",
+    "fmt",
+    type=click.Choice(["graphml", "gexf", "json", "opengraph", "neo4j-csv"]),
+    required=True,
+    help="graphml/gexf (Gephi, yEd), json (node-link), opengraph (BloodHound CE), neo4j-csv (neo4j-admin import).",
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write (default: CASE.FORMAT)."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Where to write (default: CASE.FORMAT; a folder for neo4j-csv).",
 )
 def export(case_path: Path, fmt: str, output: Path | None) -> None:
-    """Write the case's graph as GraphML, GEXF (Gephi, yEd) or node-link JSON."""
+    """Write the case's graph as GraphML, GEXF (Gephi, yEd), node-link JSON, BloodHound CE OpenGraph JSON, or a
+    folder of CSV files for `neo4j-admin database import` (with import.sh)."""
     from graphtrail.case import Case
     from graphtrail.export import export_graph
     from graphtrail.graph import load_graph
@@ -614,6 +635,19 @@ def timeline_command(case_path: Path, subject: str, since: str | None, limit: in
             )
         )
 
+
+from graphtrail.viz.cli import viz  # noqa: E402  (the browser view's command lives with the view)
+
+main.add_command(viz)
+
+from graphtrail.report.cli import analyze, report  # noqa: E402  (reports and `analyze` live with the report package)
+
+main.add_command(report)
+main.add_command(analyze)
+
+from graphtrail.graphdb.cli import neo4j_group  # noqa: E402  (the Neo4j commands live with the loader)
+
+main.add_command(neo4j_group)
 
 if __name__ == "__main__":
     main()

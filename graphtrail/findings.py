@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -81,8 +82,9 @@ class Finding:
         if not self.path:
             raise ValueError(f"a finding needs at least one hop of evidence ({self.title})")
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """Stable across runs: the hunt, the category and the events. Cached: a finding's path is never changed."""
         events = sorted(event_id for hop in self.path for event_id in hop.event_ids)
         digest = hashlib.sha256("\n".join([self.hunt, self.category, *events]).encode()).hexdigest()
         return f"GT-{digest[:12]}"

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from graphtrail.findings import Finding, Hop, Severity
@@ -30,7 +31,7 @@ class Incident:
     ips: set[str] = field(default_factory=set)
     resources: set[str] = field(default_factory=set)
 
-    @property
+    @cached_property
     def id(self) -> str:
         joined = "\n".join(sorted(f.id for f in self.findings))
         return "INC-" + hashlib.sha256(joined.encode()).hexdigest()[:10]
