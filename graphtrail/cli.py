@@ -107,31 +107,12 @@ def ingest(
     PATHS may instead be s3://BUCKET[/PREFIX] (a trail's bucket, walked by account, Region and date;
     objects already read are skipped), or use --lookup to read the last 90 days with LookupEvents.
     """
-    from graphtrail.ingest import IngestProgress, ingest_paths
+    from graphtrail.ingest import ingest_paths
+    from graphtrail.ingest_bar import ingest_progress_bar
     from graphtrail.sources import ReadLimits
 
     limits = ReadLimits(max_file_bytes=max_file_mb << 20)
-    with Progress(
-        TextColumn("[bold]ingest[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[events]:,} events  {task.fields[mb]:.1f} MB"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("ingest", total=None, events=0, mb=0.0)
-
-        def progress(state: IngestProgress) -> None:
-            bar.update(
-                task,
-                completed=state.files_done,
-                total=state.files_total,
-                events=state.events,
-                mb=state.bytes_read / 1e6,
-            )
-
+    with ingest_progress_bar(err) as progress:
         notes: list[str] = []
         try:
             if wants_aws(paths, aws):

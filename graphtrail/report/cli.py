@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from graphtrail.case import Case
@@ -270,29 +269,10 @@ def analyze(
 
 
 def _ingest(paths: list[str], case_path: Path, workers: int | None, err: Console) -> Any:
-    from graphtrail.ingest import IngestProgress, ingest_paths
+    from graphtrail.ingest import ingest_paths
+    from graphtrail.ingest_bar import ingest_progress_bar
 
-    with Progress(
-        TextColumn("[bold]ingest[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[events]:,} events  {task.fields[mb]:.1f} MB"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("ingest", total=None, events=0, mb=0.0)
-
-        def progress(state: IngestProgress) -> None:
-            bar.update(
-                task,
-                completed=state.files_done,
-                total=state.files_total,
-                events=state.events,
-                mb=state.bytes_read / 1e6,
-            )
-
+    with ingest_progress_bar(err) as progress:
         try:
             return ingest_paths(paths, case_path, stdin=sys.stdin.buffer, progress=progress, workers=workers)
         except KeyboardInterrupt:
