@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,19 @@ DATA = Path(__file__).parent / "data" / "cloudtrail"
 INVICTUS = DATA / "invictus-ir-aws-dataset" / "CloudTrail"
 STRATUS = DATA / "stratus-red-team-detonation-logs" / "detonation-logs"
 AWSDOCS = DATA / "awsdocs-examples"
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's Chromium, headless, one for the whole run: two Playwright instances cannot be open at once."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"), width=1600)
+        yield context
+        context.close()
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:

@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext
 
 from graphtrail.case import Case
 from graphtrail.report import render_html
 from graphtrail.viz import render_page
 from tests.report.conftest import ReportedCase
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PAYLOAD = "<img src=x onerror=window.__xss=1;alert(1)></script><script>window.__xss=2;alert(2)</script>"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/setup-chromium"
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=str(CHROMIUM), args=FLAGS, headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )  # fmt: skip
-        yield context
-        context.close()
 
 
 def _open(browser: BrowserContext, path: Path) -> tuple[Any, dict[str, list[str]]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from graphtrail.case import Case
 from graphtrail.hunts import HuntReport, hunt_report
@@ -24,16 +24,6 @@ from graphtrail.ingest import ingest_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 NORTHWIND = ROOT / "examples" / "northwind" / "trail.tar.gz"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Each sets window.__xss and calls alert() if it ever runs. No "/" in the ones that end up inside an ARN.
 SESSION_PAYLOAD = "i-<img src=x onerror=window.__xss=1;alert(1)>"
@@ -91,22 +81,6 @@ def _poison(record: dict[str, Any]) -> dict[str, Any]:
     if poisoned.get("sourceIPAddress") in ATTACKER_IPS:
         poisoned["userAgent"] = AGENT_PAYLOAD
     return poisoned
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """Debian's Chromium, headless, with a fresh profile; never a browser downloaded by Playwright."""
-    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/setup-chromium"
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            viewport={"width": 1600, "height": 1000},
-        )
-        yield context
-        context.close()
 
 
 @dataclass
