@@ -289,8 +289,12 @@ def read_log_file(
     return result
 
 
-# Set in the parent before the workers fork, so tasks are plain batch indices (LogFile loaders are closures).
+# Set in the parent before the workers fork, so tasks are plain numbers (LogFile loaders are closures).
 _WORK: tuple[list[LogFile], list[range], ReadLimits, frozenset[str]] | None = None
+
+# A worker's task: (task id, None, ()) reads batch number `task id`; (task id, file numbers, event ids) reads
+# those files again leaving the events out (ids of such re-reads are negative).
+_Task = tuple[int, list[int] | None, Collection[str]]
 
 
 def _work_loop(tasks: Any, results: Any) -> None:
@@ -298,12 +302,16 @@ def _work_loop(tasks: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _WORK is not None
     files, batches, limits, known = _WORK
-    while (index := tasks.get()) is not None:
+    while (task := tasks.get()) is not None:
+        task_id, numbers, exclude = task
         try:
-            batch = [files[number] for number in batches[index]]
-            results.put((index, read_log_batch(batch, limits, known=known), None))
+            if numbers is None:
+                result = read_log_batch([files[number] for number in batches[task_id]], limits, known=known)
+            else:
+                result = read_log_batch([files[number] for number in numbers], limits, exclude=exclude)
+            results.put((task_id, result, None))
         except BaseException as exc:  # reported to the main process, which stops the run
-            results.put((index, None, f"{type(exc).__name__}: {exc}"))
+            results.put((task_id, None, f"{type(exc).__name__}: {exc}"))
 
 
 class _FileWorkers:
@@ -322,21 +330,37 @@ class _FileWorkers:
         ]
         for process in self._processes:
             process.start()
+        self._ready: dict[int, BatchResult] = {}
+        self._again = 0
 
     def results(self, count: int, ahead: int) -> Iterator[BatchResult]:
         """Results for batches 0..count-1 in order, with at most `ahead` handed out and not yet used."""
         submitted = 0
-        ready: dict[int, BatchResult] = {}
         for wanted in range(count):
             while submitted < count and submitted < wanted + ahead:
-                self._tasks.put(submitted)
+                self._tasks.put((submitted, None, ()))
                 submitted += 1
-            while wanted not in ready:
-                index, result, error = self._receive()
-                if error is not None:
-                    raise GraphtrailError(f"an ingest worker failed on {index}: {error}")
-                ready[index] = result
-            yield ready.pop(wanted)
+            yield self._wait_for(wanted)
+
+    def read_again(self, numbers: Sequence[int], exclude: Collection[str]) -> BatchResult:
+        """Files read once more, without `exclude`, by a worker (the batches handed out carry on meanwhile).
+
+        In a worker rather than here so the main process keeps none of the normalizer's caches: filled by
+        re-reads, they made its memory grow with every one.
+        """
+        self._again -= 1
+        task: _Task = (self._again, list(numbers), frozenset(exclude))
+        self._tasks.put(task)
+        return self._wait_for(self._again)
+
+    def _wait_for(self, task_id: int) -> BatchResult:
+        while task_id not in self._ready:
+            index, result, error = self._receive()
+            if error is not None:
+                raise GraphtrailError(f"an ingest worker failed on task {index}: {error}")
+            assert result is not None
+            self._ready[index] = result
+        return self._ready.pop(task_id)
 
     def _receive(self) -> tuple[int, BatchResult | None, str | None]:
         reader = self._results._reader
@@ -361,8 +385,16 @@ class _FileWorkers:
 class _Run:
     """The main process's side of one ingest run: the only code that writes the case."""
 
-    def __init__(self, case: Case, run_id: int, summary: IngestSummary, accumulator: GraphAccumulator) -> None:
+    def __init__(
+        self,
+        case: Case,
+        run_id: int,
+        summary: IngestSummary,
+        accumulator: GraphAccumulator,
+        read_again: Callable[[Sequence[int], Collection[str]], BatchResult],
+    ) -> None:
         self.case = case
+        self.read_again = read_again
         self.run_id = run_id
         self.summary = summary
         self.acc = accumulator
@@ -376,7 +408,7 @@ class _Run:
             problem.source, problem.position, problem.line, problem.reason, problem.detail, self.run_id
         )
 
-    def fold(self, batch: BatchResult, log_files: Sequence[LogFile], limits: ReadLimits) -> list[FileResult]:
+    def fold(self, batch: BatchResult, numbers: Sequence[int], log_files: Sequence[LogFile]) -> list[FileResult]:
         """Store a batch's files in the case (but those it has already) and fold in their graph.
 
         Returns each file's result as finally counted.
@@ -404,13 +436,12 @@ class _Run:
             stored.append((position, file_id))
         graph: GraphAccumulator | None = batch.graph
         if again:
-            # Rare, so it runs here, not in a worker: aggregate the stored files again, without the
-            # events the case held before them.
+            # Aggregate the stored files again, without the events the case held before them.
             graph = None
             if stored:
                 event_ids = [event_id for position, _ in stored for event_id in results[position].event_ids]
                 existing = self.case.event_ids_from_other_files(event_ids, [file_id for _, file_id in stored])
-                reread = read_log_batch([log_files[position] for position, _ in stored], limits, exclude=existing)
+                reread = self.read_again([numbers[position] for position, _ in stored], existing)
                 graph = reread.graph
                 for (position, _), result in zip(stored, reread.files, strict=True):
                     results[position] = result
@@ -592,7 +623,11 @@ def ingest_log_files(
         run_id = case.start_run(_now(), paths)
         accumulator = GraphAccumulator()
         accumulator.load(case.node_states(), case.edge_states())
-        run = _Run(case, run_id, summary, accumulator)
+
+        def read_here(numbers: Sequence[int], exclude: Collection[str]) -> BatchResult:
+            return read_log_batch([files[number] for number in numbers], limits, exclude=exclude)
+
+        run = _Run(case, run_id, summary, accumulator, read_here)
         for item in listed:
             summary.files_seen += 1
             if isinstance(item, SkippedFile):
@@ -608,6 +643,7 @@ def ingest_log_files(
             if workers > 1:
                 _WORK = (files, batches, limits, known)
                 pool = _FileWorkers(workers)
+                run.read_again = pool.read_again
                 results: Iterable[BatchResult] = pool.results(len(batches), ahead=2 * workers)
             else:
                 results = (read_log_batch([files[i] for i in batch], limits, known=known) for batch in batches)
@@ -615,7 +651,7 @@ def ingest_log_files(
                 hooks.started()
             for batch, result in zip(batches, results, strict=True):
                 log_files = [files[i] for i in batch]
-                for log_file, file_result in zip(log_files, run.fold(result, log_files, limits), strict=True):
+                for log_file, file_result in zip(log_files, run.fold(result, batch, log_files), strict=True):
                     if hooks.folded is not None:
                         hooks.folded(case, log_file, file_result)
                 if progress is not None:

@@ -16,6 +16,7 @@ from graphtrail.cloudtrail.redact import redacted_json
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.errors import RecordRejected
 from graphtrail.ipaddr import parse_source_ip
+from graphtrail.memo import ByteBudgetMemo
 
 # STS calls whose response hands out a temporary key.
 ISSUING_EVENTS = frozenset(
@@ -179,25 +180,23 @@ def _parse_and_format(value: Any) -> tuple[datetime, str]:
 # eventTime has one-second resolution, so millions of events share far fewer distinct values.
 _event_time = lru_cache(maxsize=1 << 16)(_parse_and_format)
 
-_PRINCIPALS: dict[tuple[bytes, str | None], Principal] = {}
-_PRINCIPAL_CACHE_LIMIT = 1 << 16
+_PRINCIPALS: ByteBudgetMemo[Principal] = ByteBudgetMemo(16 << 20)
 
 
 def _principal(identity: dict[str, Any], region: str | None) -> Principal:
     """Resolve a userIdentity block, remembering the answer: the same caller signs thousands of events.
 
-    The cache key is the block's exact JSON, so two blocks share a Principal only when they are identical.
+    The memo's key is the block's exact JSON (and the Region), so two blocks share a Principal only when
+    they are identical.
     """
     try:
-        key = (orjson.dumps(identity), region)
+        key = orjson.dumps(identity) + (region or "").encode()
     except (TypeError, orjson.JSONEncodeError):
         return resolve_principal(identity, region=region)
     principal = _PRINCIPALS.get(key)
     if principal is None:
         principal = resolve_principal(identity, region=region)
-        if len(_PRINCIPALS) >= _PRINCIPAL_CACHE_LIMIT:
-            _PRINCIPALS.clear()
-        _PRINCIPALS[key] = principal
+        _PRINCIPALS.put(key, principal)
     return principal
 
 

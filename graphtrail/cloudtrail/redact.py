@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from graphtrail.memo import ByteBudgetMemo
+
 REDACTED = "<redacted by graphtrail>"
 
 # Keys whose value is secret material. Matching is on the lower-cased key; see is_secret_key for the rest.
@@ -130,7 +132,7 @@ _PLAIN_FIELDS = frozenset(
 )  # fmt: skip
 # Identical blocks recur (the same caller's userIdentity, the same KMS request thousands of times): each
 # serialized block's verdict is remembered.
-_VERDICTS: dict[bytes, bool] = {}
+_VERDICTS: ByteBudgetMemo[bool] = ByteBudgetMemo(16 << 20)
 
 
 def redacted_json(record: dict[str, Any]) -> bytes:
@@ -159,9 +161,7 @@ def _block_names_a_secret(block: dict[str, Any] | list[Any]) -> bool:
     if verdict is None:
         lowered = blob.lower()
         verdict = _has_fragment(lowered) and _names_a_secret_key(lowered)
-        if len(_VERDICTS) >= 1 << 16:
-            _VERDICTS.clear()
-        _VERDICTS[blob] = verdict
+        _VERDICTS.put(blob, verdict)
     return verdict
 
 
