@@ -125,3 +125,32 @@ def test_merging_samples_keeps_what_offering_them_one_by_one_keeps(
     merged = offered(left)
     _merge_first(merged, offered(right), cap=4)
     assert merged == offered(left + right)
+
+
+def test_a_group_whose_events_differ_in_facts_gives_the_graph_of_one_by_one() -> None:
+    """Facts are not part of a group's identity: 70 reads of 55 objects, in no order, make one group."""
+    import dataclasses
+    import random
+
+    from graphtrail.accumulate import EventGroups
+
+    record = next(r for r in invictus_records() if r["eventName"] == "Decrypt")
+    event = normalize_record(copy.deepcopy(record))
+    effect = resolve_action(event)
+    reads = []
+    for index in range(70):
+        when = f"2024-03-{1 + index % 28:02d}T{index % 24:02d}:00:00Z"
+        facts = {"objects": (f"key-{index % 55}",), "bytes_out": index, "public": index == 40}
+        reads.append((event._replace(event_id=f"e{index}", when=when), dataclasses.replace(effect, facts=facts)))
+    random.Random(5).shuffle(reads)
+    one_by_one = GraphAccumulator()
+    grouped = GraphAccumulator()
+    groups = EventGroups(grouped)
+    for read, read_effect in reads:
+        one_by_one.add_event(read, read_effect)
+        groups.add(read, read_effect)
+    groups.flush()
+    assert _snapshot(grouped) == _snapshot(one_by_one)
+    edge = next(e for e in grouped.edges.values() if e.type == "Decrypt")
+    assert edge.count == 70 and edge.facts["bytes_out"] == sum(range(70)) and edge.facts["public"] is True
+    assert len(edge.facts["objects"]) == 50  # the sample cap: the 50 objects first read
