@@ -177,8 +177,18 @@ def _parse_and_format(value: Any) -> tuple[datetime, str]:
     return time, format_time(time)
 
 
-# eventTime has one-second resolution, so millions of events share far fewer distinct values.
-_event_time = lru_cache(maxsize=1 << 16)(_parse_and_format)
+# CloudTrail's own form of eventTime is already the case's (format_time): it is kept as it is.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# Other forms (exports, Lake) are parsed once per distinct value.
+_parse_once = lru_cache(maxsize=1 << 12)(_parse_and_format)
+
+
+def _event_time(text: str) -> tuple[datetime, str]:
+    """Nearly every event has a second of its own, so a memo of times missed; a check of the form does not."""
+    if len(text) == 20 and _CANONICAL_TIME.fullmatch(text):
+        return datetime.fromisoformat(text), text
+    return _parse_once(text)
+
 
 _PRINCIPALS: ByteBudgetMemo[Principal] = ByteBudgetMemo(16 << 20)
 

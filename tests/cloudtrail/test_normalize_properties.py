@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -56,3 +57,13 @@ def test_mutated_real_records_never_raise_anything_but_rejected(index: int, data
     except RecordRejected:
         return
     resolve_action(event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)))
+def test_cloudtrails_own_time_form_is_kept_as_parsing_would_give_it(moment: datetime) -> None:
+    from graphtrail.cloudtrail.normalize import _event_time, _parse_and_format
+
+    text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _event_time(text) == _parse_and_format(text)
+    assert _event_time(text)[0].utcoffset() == timedelta(0)
