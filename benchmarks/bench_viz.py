@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,15 +33,9 @@ from graphtrail.viz.model import build_model
 from graphtrail.viz.page import render_html
 from graphtrail.viz.scope import Scope
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.browser import launch_chromium  # the tests' Chromium: the same binary and flags
+
 _KINDS = ("IP", "AccessKey", "User", "Session", "Resource", "Service")
 
 
@@ -122,7 +117,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="200,2000,5000")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="gt-bench-viz-"))
@@ -143,10 +137,7 @@ def main() -> None:
         for size, (path, built, _, _) in pages.items():
             readies, clicks = [], []
             for _ in range(args.repeat):
-                context = playwright.chromium.launch_persistent_context(
-                    tempfile.mkdtemp(prefix="gt-chromium-"), executable_path=args.chromium, args=FLAGS, headless=True,
-                    viewport={"width": 1600, "height": 1000},
-                )  # fmt: skip
+                context = launch_chromium(playwright, Path(tempfile.mkdtemp(prefix="gt-chromium-")), width=1600)
                 try:
                     ready, clicked = measure(path, context, click=size > 0)
                 finally:
