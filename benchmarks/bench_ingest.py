@@ -6,7 +6,8 @@ Makes the corpus with `graphtrail simulate` if it is missing (an organisation of
 attacks and decoys), then for each size: the baseline in this process, the ingest in a fresh child process (so
 its peak RSS is its own), and loading the graph from the case. With --double it also ingests a corpus twice as
 dense (same seed: the same organisation over the same 7 days, twice the routine activity) to show that memory
-follows the graph, not the number of events.
+follows the graph, not the number of events. It also prints the CPU time one event cost the main process and
+the workers, and the rate this machine's cores would allow at that cost: the ceiling for the present design.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from graphtrail.ingest import ingest_paths
 start = time.perf_counter()
 summary = ingest_paths([sys.argv[1]], sys.argv[2])
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+main, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"events": summary.events_ingested, "read": summary.records_read, "seconds": seconds,
-                  "peak_rss": peak, "worker_peak_rss": workers, "workers": summary.workers,
-                  "balanced": summary.balanced}))
+                  "peak_rss": main.ru_maxrss * 1024, "worker_peak_rss": children.ru_maxrss * 1024,
+                  "main_cpu": main.ru_utime + main.ru_stime, "workers_cpu": children.ru_utime + children.ru_stime,
+                  "workers": summary.workers, "balanced": summary.balanced}))
 """
 
 LOAD = """
@@ -113,6 +114,12 @@ def report(label: str, figures: dict) -> None:
         f"  = {rate / base_rate:.0%} of baseline"
         f"  ({ingest['workers']} workers; peak RSS main {ingest['peak_rss'] / 2**20:,.0f} MiB,"
         f" largest worker {ingest['worker_peak_rss'] / 2**20:,.0f} MiB; balanced={ingest['balanced']})"
+    )
+    main_us, workers_us = (ingest[name] / ingest["read"] * 1e6 for name in ("main_cpu", "workers_cpu"))
+    ceiling = (os.cpu_count() or 1) / (main_us + workers_us) * 1e6
+    print(
+        f"CPU per event         : main {main_us:.1f} µs + workers {workers_us:.1f} µs;"
+        f" {os.cpu_count()} cores allow at most {ceiling:,.0f} events/s = {ceiling / base_rate:.0%} of baseline"
     )
     print(
         f"load graph from case  : {load['seconds']:8.2f} s  ({load['nodes']:,} nodes, {load['edges']:,} edges)"
