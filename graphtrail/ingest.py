@@ -129,19 +129,23 @@ class Problem:
 
 @dataclass
 class FileResult:
-    """One file, read and aggregated on its own; nothing in it has touched the case yet."""
+    """One file, read and aggregated on its own; nothing in it has touched the case yet.
+
+    Its tallies are plain dicts, not Counters: a worker pickles every file's result, and unpickling a
+    Counter runs Python code (five of them made unpickling a small file's result 2.7 times as slow).
+    """
 
     source: str
     sha256: str = ""
     size: int = 0
     status: str = "ingested"  # ingested | rejected | skipped:REASON | unreadable | known
-    shapes: Counter[str] = field(default_factory=Counter)
+    shapes: dict[str, int] = field(default_factory=dict)
     records: int = 0
     duplicates: int = 0  # the same eventID twice within this file
-    rejected: Counter[str] = field(default_factory=Counter)
-    file_rejects: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-    notices: Counter[str] = field(default_factory=Counter)
+    rejected: dict[str, int] = field(default_factory=dict)
+    file_rejects: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    notices: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # EventRow fields, file_id left None
     insights: list[tuple[str, str, str, str, str | None, str | None, bytes]] = field(default_factory=list)
@@ -220,7 +224,7 @@ def read_log_file(
         data = log_file.read_bytes()
     except OSError as exc:
         result.status = "unreadable"
-        result.file_rejects["unreadable"] += 1
+        _tally(result.file_rejects, "unreadable")
         result.problems.append(Problem(log_file.source, "unreadable", str(exc)))
         return result
     result.size = len(data)
@@ -233,14 +237,15 @@ def read_log_file(
         result.graph = groups.graph
     if seen is None:
         seen = set()
+    shapes = result.shapes
     for item in read_records(log_file.source, data, limits):
         if isinstance(item, RawRecord):
             result.records += 1
-            result.shapes[item.shape] += 1
+            shapes[item.shape] = shapes.get(item.shape, 0) + 1
             try:
                 event = normalize_record(item.data)
             except RecordRejected as exc:
-                result.rejected[exc.reason] += 1
+                _tally(result.rejected, exc.reason)
                 origin = item.origin
                 result.problems.append(Problem(origin.source, exc.reason, exc.detail, origin.index, origin.line))
                 continue
@@ -272,21 +277,25 @@ def read_log_file(
             origin = item.origin
             if item.whole_file:
                 result.status = "rejected"
-                result.file_rejects[item.reason] += 1
+                _tally(result.file_rejects, item.reason)
                 result.problems.append(Problem(origin.source, item.reason, item.detail))
             else:
                 result.records += 1
-                result.rejected[item.reason] += 1
+                _tally(result.rejected, item.reason)
                 result.problems.append(Problem(origin.source, item.reason, item.detail, origin.index, origin.line))
         elif isinstance(item, SkippedFile):
             result.status = f"skipped:{item.reason}"
-            result.skipped[item.reason] += 1
+            _tally(result.skipped, item.reason)
         elif isinstance(item, Notice):
-            result.notices[item.reason] += 1
+            _tally(result.notices, item.reason)
             log.info("%s: %s %s", item.source, item.reason, item.detail)
     if into is None:
         groups.flush()
     return result
+
+
+def _tally(counts: dict[str, int], reason: str) -> None:
+    counts[reason] = counts.get(reason, 0) + 1
 
 
 # Set in the parent before the workers fork, so tasks are plain numbers (LogFile loaders are closures).
