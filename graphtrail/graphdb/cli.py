@@ -69,7 +69,7 @@ def neo4j_group() -> None:
 @URI_OPTION
 @USER_OPTION
 @DATABASE_OPTION
-@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None, help="Rows per transaction [10000].")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None, help="Rows per transaction [2000].")
 @click.option("--wipe", is_flag=True, help="First delete every graphtrail node (label GT) and its relationships.")
 @click.option("--force", is_flag=True, help="Write every row, even those Neo4j already holds unchanged.")
 @JSON_OPTION

@@ -1,4 +1,4 @@
-"""Load a case's graph into Neo4j: batched `UNWIND $rows … MERGE`, grouped by label and relationship type.
+"""Load a case's graph into Neo4j: batched `UNWIND $rows …` statements, thousands of rows per transaction.
 
 Idempotent and incremental. Every node and relationship is written with the case's own aggregates (counts,
 first/last seen are *set*, never added to), so loading a case twice changes nothing and loading a case that
@@ -6,17 +6,30 @@ grew brings each aggregate to its new value. Each written element carries `gt_ha
 written; a later load reads the hashes back and sends only rows that are new or changed, so a re-run after
 an interrupted load finishes the job and a load of a grown case writes only what changed.
 
-Log values only ever travel as parameters. The one exception Cypher forces, relationship types named after
-API actions, goes through `graphdb.schema.relationship_type` and `quote`.
+What Neo4j does not hold yet is written by two statements for the whole case, one for nodes and one for
+relationships, with dynamic labels and types (`CREATE (a)-[r:$(row.type)]->(b)`, Neo4j 5.26): a fresh
+server plans two statements instead of one per kind and relationship type (about 100 on a simulated
+organisation, each planned cold), and `CREATE` skips the search for an existing relationship that `MERGE`
+makes, which without a static type expands every relationship between the two nodes (slow on a dense node
+such as an account gaining thousands in one transaction; benchmarks/README.md). The hashes
+read back at the start say what exists; what exists and changed is updated by `MERGE`, one statement per
+label or type. One loader per database at a time: two loads running together could both create the same
+relationship.
+
+Log values only ever travel as parameters, labels and types included in the dynamic statements. The one
+exception, the per-type `MERGE` of changed relationships, goes through `graphdb.schema.relationship_type`
+and `quote`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +43,9 @@ from graphtrail.schema import NODE_KINDS, TRAVERSABLE_STRUCTURAL, is_structural
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_BATCH_SIZE = 2_000
+# Relationship transactions in flight at once, each in its own session (see `_write_concurrently`).
+DEFAULT_SESSIONS = 2
 HASH = "gt_hash"
 # Properties the loader writes itself; a kind's or a fact's property of the same name is stored with a prefix.
 _NODE_OWN = frozenset({KEY, "name", "kind", "account", "first_seen", "last_seen", HASH})
@@ -153,9 +168,13 @@ def node_row(node: NodeState, logged_accounts: frozenset[str] = frozenset()) -> 
 
 
 def edge_row(edge: EdgeState) -> EdgeRow:
+    """Action relationships carry every aggregate of the contract. Structural ones (nine in ten on a real
+    trail) leave out the lists they do not have: each stored empty list costs Neo4j a record to write, and
+    the hunts read those lists from structural relationships through `coalesce`."""
+    structural = is_structural(edge.type)
     props: dict[str, Any] = {
         "action": edge.type,
-        "structural": is_structural(edge.type),
+        "structural": structural,
         "count": edge.count,
         "error_count": edge.error_count,
         "errors": sorted(edge.errors),
@@ -171,7 +190,11 @@ def edge_row(edge: EdgeState) -> EdgeRow:
     }
     for name, value in sorted(edge.facts.items()):
         props[f"fact_{name}" if name in _EDGE_OWN else name] = property_value(value)
-    props = {name: value for name, value in props.items() if value is not None}
+    props = {
+        name: value
+        for name, value in props.items()
+        if value is not None and not (structural and isinstance(value, list) and not value)
+    }
     props[HASH] = _digest([edge.src, edge.type, edge.dst, props])
     return EdgeRow(relationship_type(edge.type), edge.type, edge.src, edge.dst, props)
 
@@ -179,24 +202,38 @@ def edge_row(edge: EdgeState) -> EdgeRow:
 # -- Cypher (generated from the contract; only labels and quoted types are interpolated) ---------------------
 
 
+# What Neo4j does not hold yet (the hashes read back say so): one statement for every kind and type.
+NEW_NODES = f"UNWIND $rows AS row\nCREATE (n:{SHARED_LABEL}:$(row.kind))\nSET n = row.props\nRETURN count(n) AS written"
+NEW_RELATIONSHIPS = (
+    "UNWIND $rows AS row\n"
+    f"MATCH (a:{SHARED_LABEL} {{{KEY}: row.src}})\n"
+    f"MATCH (b:{SHARED_LABEL} {{{KEY}: row.dst}})\n"
+    "CREATE (a)-[r:$(row.type)]->(b)\n"
+    "SET r = row.props\n"
+    "RETURN count(r) AS written"
+)
+
+
 def node_statement(kind: str) -> str:
+    """Update nodes of `kind` that Neo4j holds (and create any that appeared since the hashes were read)."""
     others = [label(other) for other in sorted(NODE_KINDS) if other != kind]
     return (
         "UNWIND $rows AS row\n"
         f"MERGE (n:{SHARED_LABEL} {{{KEY}: row.key}})\n"
-        f"SET n += row.props, n:{label(kind)}\n"
+        f"SET n = row.props, n:{label(kind)}\n"
         f"REMOVE n:{':'.join(others)}\n"
         "RETURN count(n) AS written"
     )
 
 
 def relationship_statement(rel_type: str) -> str:
+    """Update relationships of `rel_type` that Neo4j holds: every property set from the case."""
     return (
         "UNWIND $rows AS row\n"
         f"MATCH (a:{SHARED_LABEL} {{{KEY}: row.src}})\n"
         f"MATCH (b:{SHARED_LABEL} {{{KEY}: row.dst}})\n"
         f"MERGE (a)-[r:{quote(rel_type)} {{action: row.action}}]->(b)\n"
-        "SET r += row.props\n"
+        "SET r = row.props\n"
         "RETURN count(r) AS written"
     )
 
@@ -223,7 +260,8 @@ STALE_NODES = (
 # -- load ---------------------------------------------------------------------------------------------------
 
 
-Work = list[tuple[str, list[dict[str, Any]]]]  # (statement, its rows) run in one transaction
+Group = tuple[str, list[dict[str, Any]]]  # a statement and the rows it is run with
+Work = list[Group]  # run in one transaction
 
 
 def _transactions(groups: Sequence[tuple[str, list[dict[str, Any]]]], size: int) -> Iterator[Work]:
@@ -243,6 +281,36 @@ def _transactions(groups: Sequence[tuple[str, list[dict[str, Any]]]], size: int)
         yield current
 
 
+def node_writes(nodes: Sequence[NodeRow], known: dict[str, str], *, force: bool = False) -> list[Group]:
+    """The statements and rows that bring Neo4j's nodes to the case's: nodes it lacks in one `CREATE` for every
+    kind, nodes whose hash differs (all it holds, with `force`) in a `MERGE` per kind."""
+    new = [{"kind": row.kind, "props": row.props} for row in nodes if row.key not in known]
+    changed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in nodes:
+        if row.key in known and (force or known[row.key] != row.hash):
+            changed[row.kind].append({"key": row.key, "props": row.props})
+    groups = [(NEW_NODES, new)] if new else []
+    return groups + [(node_statement(kind), changed[kind]) for kind in sorted(changed)]
+
+
+def relationship_writes(
+    edges: Sequence[EdgeRow], known: dict[tuple[str, str, str], str], *, force: bool = False
+) -> list[Group]:
+    """The same for relationships: those Neo4j lacks in one `CREATE` for every type, changed ones (all it
+    holds, with `force`) in a `MERGE` per type. Rows carry `type`, the relationship type."""
+    new: dict[tuple[str, str, str], dict[str, Any]] = {}
+    changed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for edge in edges:
+        if edge.identity not in known:  # an identity is one relationship, even were the case to list it twice
+            new[edge.identity] = {"src": edge.src, "dst": edge.dst, "type": edge.type, "props": edge.props}
+        elif force or known[edge.identity] != edge.hash:
+            changed[edge.type].append(
+                {"src": edge.src, "dst": edge.dst, "action": edge.action, "type": edge.type, "props": edge.props}
+            )
+    groups = [(NEW_RELATIONSHIPS, list(new.values()))] if new else []
+    return groups + [(relationship_statement(rel_type), changed[rel_type]) for rel_type in sorted(changed)]
+
+
 def _write(session: neo4j.Session, work: Work) -> list[int]:
     """Run `work` in one managed (retried) write transaction; how many rows each statement wrote."""
 
@@ -254,6 +322,42 @@ def _write(session: neo4j.Session, work: Work) -> list[int]:
         return written
 
     return session.execute_write(run)
+
+
+def _write_concurrently(
+    driver: neo4j.Driver,
+    database: str | None,
+    work: Iterator[Work],
+    sessions: int,
+    done: Callable[[Work, list[int]], None],
+) -> None:
+    """Run the transactions of `work` in `sessions` sessions at once, calling `done` (one call at a time) after
+    each: while Neo4j writes one transaction the driver encodes the next, and a server with two cores runs two.
+    Each transaction stays whole, so an interrupted load leaves what a sequential one would: whole
+    transactions, finished by the next load. Lock waits between them are Neo4j's to resolve; a transaction
+    it aborts as a deadlock is retried by the driver."""
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        with driver.session(database=database) as session:
+            while not stop.is_set():
+                with lock:
+                    item = next(work, None)
+                if item is None:
+                    return
+                try:
+                    written = _write(session, item)
+                    with lock:
+                        done(item, written)
+                except BaseException:
+                    stop.set()
+                    raise
+
+    with ThreadPoolExecutor(max(1, sessions), thread_name_prefix="graphtrail-neo4j") as pool:
+        futures = [pool.submit(worker) for _ in range(max(1, sessions))]
+    for future in futures:
+        future.result()  # the first failure, re-raised here
 
 
 def wipe(session: neo4j.Session) -> int:
@@ -297,11 +401,13 @@ def load_case(
     wipe_first: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    sessions: int = DEFAULT_SESSIONS,
 ) -> LoadSummary:
-    """Load `case` into Neo4j: schema first, then nodes by kind, then relationships by type.
+    """Load `case` into Neo4j: schema first, then nodes, then relationships.
 
     Only rows whose `gt_hash` differs from what Neo4j holds are sent (every row with `force`); graphtrail nodes
-    and relationships the case does not hold are deleted, so the database mirrors the case.
+    and relationships the case does not hold are deleted, so the database mirrors the case. Relationships are
+    written by `sessions` sessions at once.
     """
     started = time.perf_counter()
     summary = LoadSummary()
@@ -322,41 +428,37 @@ def load_case(
             known_nodes = {r["key"]: r["hash"] for r in session.run(NODE_HASHES)}
             known_edges = {(r["src"], r["action"], r["dst"]): r["hash"] for r in session.run(RELATIONSHIP_HASHES)}
         _remove_stale(session, summary, known_nodes, known_edges, nodes, edges, batch_size)
-        if force:
-            known_nodes, known_edges = {}, {}
-        new_nodes = [row for row in nodes if known_nodes.get(row.key) != row.hash]
-        new_edges = [row for row in edges if known_edges.get(row.identity) != row.hash]
+        node_groups = node_writes(nodes, known_nodes, force=force)
+        edge_groups = relationship_writes(edges, known_edges, force=force)
+        node_total = sum(len(rows) for _, rows in node_groups)
+        edge_total = sum(len(rows) for _, rows in edge_groups)
+        summary.types = dict(sorted(Counter(row["type"] for _, rows in edge_groups for row in rows).items()))
 
-        by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for node in new_nodes:
-            by_kind[node.kind].append({"key": node.key, "props": node.props})
         node_started = time.perf_counter()
         done = 0
-        for work in _transactions([(node_statement(kind), by_kind[kind]) for kind in sorted(by_kind)], batch_size):
+        for work in _transactions(node_groups, batch_size):
             summary.nodes_written += sum(_write(session, work))
             summary.batches += 1
             done += sum(len(rows) for _, rows in work)
             if progress is not None:
-                progress("nodes", done, len(new_nodes))
+                progress("nodes", done, node_total)
         summary.node_seconds = time.perf_counter() - node_started
 
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for edge in new_edges:
-            by_type[edge.type].append({"src": edge.src, "dst": edge.dst, "action": edge.action, "props": edge.props})
-        summary.types = {rel_type: len(rows) for rel_type, rows in sorted(by_type.items())}
-        rel_started = time.perf_counter()
-        done = 0
-        groups = [(relationship_statement(rel_type), by_type[rel_type]) for rel_type in sorted(by_type)]
-        for work in _transactions(groups, batch_size):
-            written = _write(session, work)
-            sent = sum(len(rows) for _, rows in work)
-            summary.relationships_written += sum(written)
-            summary.relationships_missing_ends += sent - sum(written)
-            summary.batches += 1
-            done += sent
-            if progress is not None:
-                progress("relationships", done, len(new_edges))
-        summary.relationship_seconds = time.perf_counter() - rel_started
+    rel_started = time.perf_counter()
+    sent_so_far = 0
+
+    def relationships_done(work: Work, written: list[int]) -> None:
+        nonlocal sent_so_far
+        sent = sum(len(rows) for _, rows in work)
+        summary.relationships_written += sum(written)
+        summary.relationships_missing_ends += sent - sum(written)
+        summary.batches += 1
+        sent_so_far += sent
+        if progress is not None:
+            progress("relationships", sent_so_far, edge_total)
+
+    _write_concurrently(driver, database, _transactions(edge_groups, batch_size), sessions, relationships_done)
+    summary.relationship_seconds = time.perf_counter() - rel_started
     summary.seconds = time.perf_counter() - started
     if summary.relationships_missing_ends:
         log.warning("%d relationships name a node the case does not hold", summary.relationships_missing_ends)

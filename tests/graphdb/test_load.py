@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import neo4j
 import pytest
 
 from graphtrail.case import Case
-from graphtrail.graphdb.load import load_case
+from graphtrail.graphdb.load import edge_row, load_case, node_row
 from graphtrail.ingest import ingest_paths
 from tests.graphdb.conftest import SimulatedCase, assume_role_record, case_graph, count, loaded_graph, write_records
 
@@ -49,6 +50,36 @@ def test_a_case_that_grew_loads_only_what_changed_and_aggregates_match_the_case(
     changed_edges = sum(1 for key, digest in after[1].items() if before[1].get(key) != digest)
     assert (summary.nodes_written, summary.relationships_written) == (changed_nodes, changed_edges)
     assert 0 < changed_edges < len(after[1])  # some relationships were already right and were not re-sent
+
+
+def test_neo4j_holds_exactly_the_case_s_labels_types_and_properties_also_after_a_forced_rewrite(
+    graph_db: neo4j.Driver, simulated: SimulatedCase
+) -> None:
+    with Case(simulated.path) as case:
+        logged = frozenset(
+            a for (a,) in case.db.execute("SELECT DISTINCT account FROM events WHERE account IS NOT NULL")
+        )
+        nodes = {row.key: (["GT", row.kind], row.props) for row in (node_row(n, logged) for n in case.node_states())}
+        edges = {row.identity: (row.type, row.props) for row in map(edge_row, case.edge_states(include_derived=True))}
+        first = load_case(graph_db, case)  # what Neo4j lacks: the statements with dynamic labels and types
+        stored = _stored(graph_db)
+        forced = load_case(graph_db, case, force=True)  # everything again, through the per-type MERGE
+    assert stored == (nodes, edges)
+    assert (first.nodes_written, first.relationships_written) == (len(nodes), len(edges))
+    assert (forced.nodes_written, forced.relationships_written) == (len(nodes), len(edges))
+    assert _stored(graph_db) == (nodes, edges)
+
+
+def _stored(driver: neo4j.Driver) -> tuple[dict[str, Any], dict[tuple[str, str, str], Any]]:
+    nodes = driver.execute_query("MATCH (n:GT) RETURN n.key AS key, labels(n) AS labels, properties(n) AS props")
+    rels = driver.execute_query(
+        "MATCH (a:GT)-[r]->(b:GT) RETURN a.key AS src, r.action AS action, b.key AS dst, type(r) AS type, "
+        "properties(r) AS props"
+    )
+    return (
+        {r["key"]: (sorted(r["labels"], key=lambda name: name != "GT"), r["props"]) for r in nodes.records},
+        {(r["src"], r["action"], r["dst"]): (r["type"], r["props"]) for r in rels.records},
+    )
 
 
 def test_aggregates_are_set_from_the_case_not_added(graph_db: neo4j.Driver, tmp_path: Path) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.graphdb.load import (
     HASH,
+    NEW_NODES,
+    NEW_RELATIONSHIPS,
     _transactions,
     edge_row,
     node_row,
     node_statement,
+    node_writes,
     property_value,
     relationship_statement,
+    relationship_writes,
 )
 
 
@@ -72,12 +76,53 @@ def test_structural_edges_that_hand_over_control_are_traversable() -> None:
     assert row.props["traversable"] is True and row.props["structural"] is True
 
 
+def test_structural_edges_leave_out_empty_lists_and_action_edges_keep_every_aggregate() -> None:
+    structural = edge_row(EdgeState(src="AKIAEXAMPLE", type="FROM_IP", dst="203.0.113.9", count=3, first_seen="t1"))
+    assert not any(isinstance(value, list) for value in structural.props.values())
+    assert structural.props["count"] == 3 and structural.props["error_count"] == 0
+    minted = edge_row(EdgeState(src="arn:aws:iam::111122223333:user/alice", type="MINTED", dst="ASIAEXAMPLE",
+                                source_ips={"203.0.113.9": "t1"}, early=[("t1", "e1")]))  # fmt: skip
+    assert minted.props["source_ips"] == ["203.0.113.9"] and minted.props["event_ids"] == ["e1"]
+    assert "regions" not in minted.props
+    action = edge_row(EdgeState(src="arn:aws:iam::111122223333:user/alice", type="ListBuckets", dst="s3"))
+    for name in ("errors", "error_counts", "source_ips", "user_agents", "regions", "access_keys", "event_ids"):
+        assert action.props[name] == []
+
+
 def test_statements_interpolate_only_labels_and_quoted_types() -> None:
     hostile = "Get`Object'}) DETACH DELETE n //"
     statement = relationship_statement(hostile)
     assert "[r:`Get``Object'}) DETACH DELETE n //` {action: row.action}]" in statement
     assert statement.count(hostile.replace("`", "``")) == 1
     assert node_statement("Session").startswith("UNWIND $rows AS row\nMERGE (n:GT {key: row.key})")
+    # the statements for what Neo4j lacks take labels and types as data
+    assert "CREATE (n:GT:$(row.kind))" in NEW_NODES
+    assert "CREATE (a)-[r:$(row.type)]->(b)" in NEW_RELATIONSHIPS
+
+
+def test_what_neo4j_lacks_is_created_in_one_statement_and_what_changed_is_merged_by_type() -> None:
+    alice, bob = "arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/bob"
+    nodes = [node_row(NodeState(key=key, kind="User")) for key in (alice, bob)]
+    nodes.append(node_row(NodeState(key="AKIAEXAMPLE", kind="AccessKey")))
+    edges = [edge_row(EdgeState(src="AKIAEXAMPLE", type=t, dst=alice)) for t in ("AUTHENTICATES", "GetObject")]
+    edges.append(edge_row(EdgeState(src="AKIAEXAMPLE", type="Get`Object", dst=bob)))
+
+    assert [(statement, len(rows)) for statement, rows in node_writes(nodes, {})] == [(NEW_NODES, 3)]
+    assert [(statement, len(rows)) for statement, rows in relationship_writes(edges, {})] == [(NEW_RELATIONSHIPS, 3)]
+
+    known_nodes = {alice: nodes[0].hash, bob: "stale", "AKIAEXAMPLE": nodes[2].hash}
+    assert node_writes(nodes, known_nodes) == [(node_statement("User"), [{"key": bob, "props": nodes[1].props}])]
+    assert [len(rows) for _, rows in node_writes(nodes, known_nodes, force=True)] == [1, 2]  # AccessKey, User
+
+    known_edges = {edges[0].identity: edges[0].hash, edges[2].identity: "stale"}
+    groups = relationship_writes(edges, known_edges)
+    assert [statement for statement, _ in groups] == [NEW_RELATIONSHIPS, relationship_statement("Get`Object")]
+    assert [row["type"] for row in groups[0][1]] == ["GetObject"]
+    assert groups[1][1][0]["action"] == "Get`Object"
+    forced = relationship_writes(edges, known_edges, force=True)
+    assert [statement for statement, _ in forced] == [
+        NEW_RELATIONSHIPS, relationship_statement("AUTHENTICATES"), relationship_statement("Get`Object")
+    ]  # fmt: skip
 
 
 def test_transactions_split_large_groups_and_pack_small_ones() -> None:

@@ -68,7 +68,13 @@ def test_hostile_names_load_as_data_and_change_nothing_else(graph_db: neo4j.Driv
         again = None
         with Case(case_path) as case:
             again = load_case(graph_db, case)
+            forced = load_case(graph_db, case, force=True)  # the per-type MERGE, types quoted in the statement
         assert (again.nodes_written, again.relationships_written) == (0, 0)
+        assert forced.relationships_written == summary.relationships
+        assert count(graph_db, "MATCH (n:Canary) RETURN count(n)") == 1
+        assert count(graph_db, "MATCH (:GT)-[r]->(:GT) RETURN count(r)") == summary.relationships
+        assert {r["action"]: r["type"] for r in graph_db.execute_query(
+            "MATCH ()-[r]->() WHERE r.structural = false RETURN DISTINCT r.action AS action, type(r) AS type").records} == stored  # fmt: skip
     finally:
         graph_db.execute_query("MATCH (n:Canary) DELETE n")
 

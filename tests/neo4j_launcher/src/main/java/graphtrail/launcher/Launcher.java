@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
 import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.SettingValueParsers;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.HttpConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
@@ -36,6 +37,10 @@ public final class Launcher {
                 .withConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .withConfig(HttpConnector.enabled, false)
                 .withConfig(GraphDatabaseSettings.auth_enabled, false)
+                // The harness's test default is an 8 MiB page cache: every load then evicts and rereads store
+                // pages. A server sized like a real one keeps a case's store in memory.
+                .withConfig(GraphDatabaseSettings.pagecache_memory, SettingValueParsers.BYTES.parse(pageCache()))
+                .withConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 .build();
 
         CountDownLatch stop = new CountDownLatch(1);
@@ -64,6 +69,12 @@ public final class Launcher {
 
         stop.await();
         System.exit(0); // runs the shutdown hook, which closes Neo4j exactly once
+    }
+
+    /** NEO4J_PAGECACHE (e.g. 512m, 2g) or 512 MiB; memory is only taken as pages are used. */
+    private static String pageCache() {
+        String size = System.getenv("NEO4J_PAGECACHE");
+        return size == null || size.isBlank() ? "512m" : size.trim();
     }
 
     private static synchronized void close(Neo4j neo4j, Path work) {
