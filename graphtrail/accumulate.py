@@ -536,7 +536,8 @@ class EventGroups:
     is part of the group's identity, and the group keeps each distinct set of facts with its first time and
     count (numbers among the facts are multiplied by that count). Facts stay out of the identity because
     they are what varies (the object of a GetObject, the context of a Decrypt): with them in it, a group
-    held three events on average; without, forty. Events that issue a key are added one by one.
+    held 3 events on average on the 1M-event simulated corpus; without, 46. Events that issue a key are
+    added one by one.
     """
 
     def __init__(self, graph: GraphAccumulator) -> None:
@@ -554,14 +555,15 @@ class EventGroups:
                 _node_key(effect.target), tuple(_node_key(node) for node in effect.nodes), effect.structural,
             )  # fmt: skip
             facts_key = tuple(sorted(effect.facts.items())) if effect.facts else ()
+            hash(facts_key)  # here, before a group is made for the event
             group = self._groups.get(key)
-            if group is None:
-                group = self._groups[key] = _Group(event, effect)
-            seen = group.facts.get(facts_key)
         except TypeError:  # a value that cannot be hashed: nothing to group it with
             self.graph.add_event(event, effect)
             return
+        if group is None:
+            group = self._groups[key] = _Group(event, effect)
         group.add(event)
+        seen = group.facts.get(facts_key)
         if seen is None:
             group.facts[facts_key] = FactsSeen(effect.facts, event.when, 1)
         else:
