@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from graphtrail.ingest import ingest_paths
+
 DATA = Path(__file__).parent / "data" / "cloudtrail"
 INVICTUS = DATA / "invictus-ir-aws-dataset" / "CloudTrail"
 STRATUS = DATA / "stratus-red-team-detonation-logs" / "detonation-logs"
 AWSDOCS = DATA / "awsdocs-examples"
+NORTHWIND = Path(__file__).resolve().parents[1] / "examples" / "northwind" / "trail.tar.gz"  # the bundled example
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +30,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"), width=1600)
         yield context
         context.close()
+
+
+@pytest.fixture(scope="session")
+def northwind_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled example ingested once, for every test that only reads it (views, reports, S3 parity, paths)."""
+    path = tmp_path_factory.mktemp("northwind") / "northwind.case"
+    ingest_paths([str(NORTHWIND)], path, workers=1)
+    return path
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:

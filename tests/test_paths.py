@@ -16,16 +16,12 @@ from graphtrail.graph import load_graph
 from graphtrail.ingest import ingest_paths
 from graphtrail.paths import PathFinder, blast_radius, parse_duration, timeline
 from graphtrail.simulate import SimulationConfig, simulate
-
-ROOT = Path(__file__).resolve().parents[1]
-NORTHWIND = ROOT / "examples" / "northwind"
+from tests.conftest import NORTHWIND
 
 
 @pytest.fixture(scope="module")
-def northwind(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    case_path = tmp_path_factory.mktemp("paths") / "northwind.case"
-    ingest_paths([str(NORTHWIND / "trail.tar.gz")], case_path, workers=1)
-    return case_path, orjson.loads((NORTHWIND / "ground_truth.json").read_bytes())
+def northwind(northwind_case: Path) -> tuple[Path, dict[str, Any]]:
+    return northwind_case, orjson.loads((NORTHWIND.parent / "ground_truth.json").read_bytes())
 
 
 @pytest.fixture

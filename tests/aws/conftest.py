@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,7 +19,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
-NORTHWIND = Path(__file__).parents[2] / "examples" / "northwind" / "trail.tar.gz"
+from tests.conftest import NORTHWIND
+
 REGION = "us-east-1"
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 

@@ -15,8 +15,7 @@ from graphtrail.aws.ingest import ingest_s3
 from graphtrail.aws.s3 import TrailFilters, parse_s3_url
 from graphtrail.aws.session import AwsSettings
 from graphtrail.case import Case
-from graphtrail.ingest import ingest_paths
-from tests.aws.conftest import NORTHWIND, error_response, northwind_members, recording_session, upload
+from tests.aws.conftest import error_response, northwind_members, recording_session, upload
 
 ORG = "o-mb458j85r0"
 
@@ -31,19 +30,12 @@ def _event_ids(case_path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def local_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("local") / "local.case"
-    ingest_paths([str(NORTHWIND)], path, workers=1)
-    return path
-
-
-@pytest.fixture(scope="module")
 def log_keys() -> list[str]:
     return sorted(key for key, _ in northwind_members() if "CloudTrail-Digest" not in key)
 
 
 def test_org_trail_from_s3_gives_the_same_case_as_the_files(
-    moto_url: str, northwind_bucket: str, local_case: Path, log_keys: list[str], tmp_path: Path
+    moto_url: str, northwind_bucket: str, northwind_case: Path, log_keys: list[str], tmp_path: Path
 ) -> None:
     session, calls = recording_session()
     case_path = tmp_path / "s3.case"
@@ -54,8 +46,8 @@ def test_org_trail_from_s3_gives_the_same_case_as_the_files(
     assert sorted(calls.keys("GetObject")) == log_keys  # each log object once, never a digest
     # One object is byte-identical to another (the example's re-delivery): counted as already read.
     assert (summary.files_ingested, summary.files_already_ingested) == (len(log_keys) - 1, 1)
-    assert sorted(_event_ids(case_path)) == sorted(_event_ids(local_case))
-    with Case(case_path) as s3_case, Case(local_case) as disk_case:
+    assert sorted(_event_ids(case_path)) == sorted(_event_ids(northwind_case))
+    with Case(case_path) as s3_case, Case(northwind_case) as disk_case:
         for table in ("nodes", "edges", "key_lineage"):
             assert s3_case.scalar(f"SELECT count(*) FROM {table}") == disk_case.scalar(f"SELECT count(*) FROM {table}")
         assert len(s3_case.s3_objects(northwind_bucket)) == len(log_keys)

@@ -28,8 +28,6 @@ from graphtrail.report import Report, build_report
 from graphtrail.simulate import SimulationConfig, simulate
 from tests.conftest import INVICTUS
 
-ROOT = Path(__file__).resolve().parents[2]
-NORTHWIND = ROOT / "examples" / "northwind" / "trail.tar.gz"
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
 FAKE_SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLEzzTOKENzzIQoJb3JpZ2luX2VjEAMPLEzzSESSIONzz"
 
@@ -114,10 +112,8 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> ReportedCase:
 
 
 @pytest.fixture(scope="session")
-def northwind(tmp_path_factory: pytest.TempPathFactory) -> ReportedCase:
-    path = tmp_path_factory.mktemp("report-northwind") / "northwind.case"
-    ingest_paths([str(NORTHWIND)], path, workers=1)
-    return _reported(path)
+def northwind(northwind_case: Path) -> ReportedCase:
+    return _reported(northwind_case)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from graphtrail.cli import main
-from tests.report.conftest import NORTHWIND, ReportedCase
+from tests.conftest import NORTHWIND
+from tests.report.conftest import ReportedCase
 
 
 def test_report_json_to_stdout(northwind: ReportedCase) -> None:

@@ -21,9 +21,7 @@ from graphtrail.case import Case
 from graphtrail.hunts import HuntReport, hunt_report
 from graphtrail.hunts.context import HuntContext
 from graphtrail.ingest import ingest_paths
-
-ROOT = Path(__file__).resolve().parents[2]
-NORTHWIND = ROOT / "examples" / "northwind" / "trail.tar.gz"
+from tests.conftest import NORTHWIND
 
 # Each sets window.__xss and calls alert() if it ever runs. No "/" in the ones that end up inside an ARN.
 SESSION_PAYLOAD = "i-<img src=x onerror=window.__xss=1;alert(1)>"
@@ -48,10 +46,8 @@ def _studied(path: Path) -> StudiedCase:
 
 
 @pytest.fixture(scope="session")
-def northwind(tmp_path_factory: pytest.TempPathFactory) -> StudiedCase:
-    path = tmp_path_factory.mktemp("viz") / "northwind.case"
-    ingest_paths([str(NORTHWIND)], path, workers=1)
-    return _studied(path)
+def northwind(northwind_case: Path) -> StudiedCase:
+    return _studied(northwind_case)
 
 
 @pytest.fixture(scope="session")
