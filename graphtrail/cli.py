@@ -21,6 +21,7 @@ from rich.text import Text
 from graphtrail import __version__
 from graphtrail.aws.options import aws_ingest_options, ingest_from_aws, wants_aws
 from graphtrail.errors import GraphtrailError
+from graphtrail.findings import SEVERITY_NAMES
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -417,12 +418,12 @@ def simulate(
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    type=click.Choice(SEVERITY_NAMES),
     help="Exit with status 1 if any finding is at or above this severity.",
 )
 @click.option(
     "--min-severity",
-    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    type=click.Choice(SEVERITY_NAMES),
     default="low",
     show_default=True,
     help="Least severe finding the text output shows (--json always holds every finding).",

@@ -32,6 +32,9 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
+SEVERITY_NAMES = tuple(str(level) for level in Severity)  # "info" … "critical", for command-line choices
+
+
 @dataclass(frozen=True, slots=True)
 class Technique:
     """An ATT&CK technique, with the id ATT&CK v19 gave it where it was renumbered."""

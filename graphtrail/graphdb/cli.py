@@ -17,6 +17,8 @@ import click
 import neo4j
 from rich.text import Text
 
+from graphtrail.findings import SEVERITY_NAMES
+
 URI_OPTION = click.option(
     "--uri", help="bolt://, neo4j:// or neo4j+s:// URI [default: NEO4J_URI, else bolt://127.0.0.1:7687]."
 )
@@ -155,7 +157,7 @@ def load(
               help="Folder of .cypher hunts [default: GRAPHTRAIL_CYPHER, else the project's cypher/].")  # fmt: skip
 @click.option(
     "--min-severity",
-    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    type=click.Choice(SEVERITY_NAMES),
     default="low",
     show_default=True,
     help="Least severe finding the text output shows (--json always holds every finding).",

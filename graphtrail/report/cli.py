@@ -17,14 +17,13 @@ from rich.text import Text
 
 from graphtrail.case import Case
 from graphtrail.errors import GraphtrailError
-from graphtrail.findings import Severity
+from graphtrail.findings import SEVERITY_NAMES, Severity
 from graphtrail.hunts import HuntReport
 from graphtrail.hunts.context import HuntContext
 from graphtrail.report.model import Report
 
 log = logging.getLogger(__name__)
 
-SEVERITIES = ["info", "low", "medium", "high", "critical"]
 DEFAULT_DIR = Path("graphtrail-report")
 CASE_NAME = "case.sqlite"
 OUTPUT_FILES = {"html": "index.html", "md": "report.md", "json": "report.json", "csv": "timeline.csv"}
@@ -128,7 +127,7 @@ _HUNT_OPTIONS = (
     ),
     click.option(
         "--min-severity",
-        type=click.Choice(SEVERITIES),
+        type=click.Choice(SEVERITY_NAMES),
         default="low",
         show_default=True,
         help="Least severe incident the report includes.",

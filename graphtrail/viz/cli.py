@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from graphtrail.findings import SEVERITY_NAMES
+
 
 @click.command()
 @click.option(
@@ -22,7 +24,7 @@ import click
 @click.option("--hops", type=click.IntRange(0, 6), default=2, show_default=True, help="How far --around reaches.")
 @click.option(
     "--min-severity",
-    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    type=click.Choice(SEVERITY_NAMES),
     default="low",
     show_default=True,
     help="Least severe incident drawn when no focus is given.",
