@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import stat
 import sys
 import tarfile
@@ -31,6 +32,8 @@ STDIN_SOURCE = "<stdin>"
 _HEAD_BYTES = 4096  # enough to see a zip magic, a tar header, or a tar header inside gzip
 _LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz", ".zip", ".tar", ".tgz")
 _DIGEST_SEGMENT = "cloudtrail-digest"
+# AccountID_CloudTrail_RegionName_YYYYMMDDTHHmmZ_UniqueString.json.gz (and Insights' `CloudTrail-Insight`).
+_DELIVERED_NAME = re.compile(r"\d{12}_CloudTrail(?:-Insight)?_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz")
 _ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
@@ -148,17 +151,22 @@ class _Lister:
         if verdict == "not-a-log":
             yield SkippedFile(path, "not-a-log")
             return
+        # A file named as CloudTrail names what it delivers is gzip JSON, never an archive: it is not opened
+        # here. A trail of many quiet accounts and Regions is hundreds of thousands of such files.
+        delivered = _DELIVERED_NAME.fullmatch(os.path.basename(path)) is not None
         try:
             size = os.path.getsize(path)
-            with open(path, "rb") as stream:
-                head = stream.read(_HEAD_BYTES)
+            head = b""
+            if not delivered:
+                with open(path, "rb") as stream:
+                    head = stream.read(_HEAD_BYTES)
         except OSError as exc:
             yield _unreadable(path, exc.strerror or str(exc))
             return
         if verdict == "sniff" and not _looks_like_log(head):
             yield SkippedFile(path, "not-a-log")
             return
-        archive = detect_archive(head)
+        archive = None if delivered else detect_archive(head)
         if archive is not None:
             yield from self._archive(path, archive, partial(open, path, "rb"), depth=0)
         elif size > self.limits.max_file_bytes:

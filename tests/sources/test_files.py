@@ -217,6 +217,31 @@ def test_organization_trail_layout_reads_logs_and_skips_digests_unread(tmp_path:
     assert account([str(tmp_path)]) == {"files": 1, "listed-skip:digest": 1, "record:records": 4}
 
 
+def test_files_named_as_cloudtrail_delivers_them_are_listed_without_being_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphtrail.sources import files as files_module
+
+    folder = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2023" / "07" / "10"
+    delivered = write(
+        folder / "111122223333_CloudTrail_us-east-1_20230710T1220Z_Mu0KsOhtH1ar15ZZ.json.gz", records_gz(3)
+    )
+    other = write(folder / "export.json.gz", records_gz(2))
+    opened: list[str] = []
+    real_open = open
+
+    def watching_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(files_module, "open", watching_open, raising=False)
+    assert listing([str(tmp_path)]) == [("file", str(delivered)), ("file", str(other))]
+    assert opened == [str(other)]  # only the file whose name promises nothing is sniffed for an archive
+    (item, _) = iter_log_files([str(delivered), str(other)])
+    assert isinstance(item, LogFile) and item.size == delivered.stat().st_size
+    assert account([str(tmp_path)]) == {"files": 2, "record:records": 5}
+
+
 def test_broken_symlink_in_a_folder_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "gone.json").symlink_to(tmp_path / "nowhere.json")
     assert listing([str(tmp_path)]) == [("reject:unreadable", f"{tmp_path}/gone.json")]
