@@ -1,13 +1,15 @@
 """Ingest speed and memory against a same-run baseline (gunzip + JSON parse of the same files).
 
     .venv/bin/python benchmarks/bench_ingest.py [--events 1000000] [--double] [--workdir benchmarks/out]
+        [--accounts 5 --days 7]
 
-Makes the corpus with `graphtrail simulate` if it is missing (an organisation of 5 accounts over 7 days, all
-attacks and decoys), then for each size: the baseline in this process, the ingest in a fresh child process (so
-its peak RSS is its own), and loading the graph from the case. With --double it also ingests a corpus twice as
-dense (same seed: the same organisation over the same 7 days, twice the routine activity) to show that memory
-follows the graph, not the number of events. It also prints the CPU time one event cost the main process and
-the workers, and the rate this machine's cores would allow at that cost: the ceiling for the present design.
+Makes the corpus with `graphtrail simulate` if it is missing (an organisation of 5 accounts over 7 days unless
+--accounts/--days say otherwise, all attacks and decoys), then for each size: the baseline in this process, the
+ingest in a fresh child process (so its peak RSS is its own), and loading the graph from the case. With --double
+it also ingests a corpus twice as dense (same seed: the same organisation over the same days, twice the
+routine activity) to show that memory follows the graph, not the number of events. It also prints the CPU time
+one event cost the main process and the workers, and the rate this machine's cores would allow at that cost: the
+ceiling for the present design.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CORPUS_DAYS = 7
+CORPUS_ACCOUNTS = 5
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from baseline import baseline_parse  # noqa: E402
+from baseline import baseline_parse, find_log_files  # noqa: E402
 
 CHILD = """
 import json, resource, sys, time
@@ -55,9 +58,10 @@ print(json.dumps({"seconds": time.perf_counter() - start, "nodes": graph.number_
 """
 
 
-def ensure_corpus(directory: Path, events: int, seed: int) -> None:
+def ensure_corpus(directory: Path, events: int, seed: int, accounts: int, days: int) -> None:
     marker = directory / ".complete"
-    if marker.exists() and marker.read_text().strip() == str(events):
+    wanted = str(events) if (accounts, days) == (CORPUS_ACCOUNTS, CORPUS_DAYS) else f"{events} {accounts} {days}"
+    if marker.exists() and marker.read_text().strip() == wanted:
         return
     command = [
         sys.executable,
@@ -69,13 +73,15 @@ def ensure_corpus(directory: Path, events: int, seed: int) -> None:
         "--events",
         str(events),
         "--days",
-        str(CORPUS_DAYS),
+        str(days),
+        "--accounts",
+        str(accounts),
         "--seed",
         str(seed),
         "--overwrite",
     ]
     subprocess.run(command, check=True)
-    marker.write_text(str(events))
+    marker.write_text(wanted)
 
 
 def run_child(code: str, *args: str) -> dict:
@@ -84,7 +90,7 @@ def run_child(code: str, *args: str) -> dict:
 
 
 def measure(directory: Path, case_path: Path) -> dict:
-    files = sorted(str(p) for p in directory.rglob("*.json.gz"))
+    files = find_log_files(directory)  # what ingest reads: digests and the ground truth left out
     base_events, base_seconds = baseline_parse(files)
     if case_path.exists():
         case_path.unlink()
@@ -135,17 +141,21 @@ def main() -> None:
     parser.add_argument("--double", action="store_true", help="also run a corpus twice as dense")
     parser.add_argument("--workdir", type=Path, default=HERE / "out")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--accounts", type=int, default=CORPUS_ACCOUNTS, help="accounts in the simulated organisation")
+    parser.add_argument("--days", type=int, default=CORPUS_DAYS, help="days the corpus spans")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     sizes = [args.events] + ([args.events * 2] if args.double else [])
     results = {}
     for events in sizes:
-        corpus = args.workdir / f"corpus-{events}"
+        default_shape = (args.accounts, args.days) == (CORPUS_ACCOUNTS, CORPUS_DAYS)
+        shape = "" if default_shape else f"-a{args.accounts}-d{args.days}"
+        corpus = args.workdir / f"corpus-{events}{shape}"
         started = time.perf_counter()
-        ensure_corpus(corpus, events, args.seed)
+        ensure_corpus(corpus, events, args.seed, args.accounts, args.days)
         print(f"corpus {corpus} ready ({time.perf_counter() - started:.0f} s)")
-        results[events] = measure(corpus, args.workdir / f"bench-{events}.case")
+        results[events] = measure(corpus, args.workdir / f"bench-{events}{shape}.case")
         report(f"{events:,} events", results[events])
     if len(sizes) == 2:
         small, large = (results[size]["ingest"]["peak_rss"] for size in sizes)
