@@ -9,7 +9,6 @@ listing order, so the case is the same whatever the number of workers.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 import multiprocessing
@@ -19,7 +18,6 @@ import signal
 import time as clock
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from graphtrail.case import Case, pack_record
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
+from graphtrail.collector import fewer_collections
 from graphtrail.errors import GraphtrailError, RecordRejected
 from graphtrail.lineage import Issuance, KeyLineage, KeyUse, resolve_lineage
 from graphtrail.schema import MINTED
@@ -40,10 +39,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 60.0
 MAX_PROBLEM_LINES = 200
-# An ingest allocates millions of small containers that stay (the graph, a batch's rows) and makes almost no
-# reference cycles; at Python's default thresholds (700, 10, 10) the cyclic collector ran so often that it
-# took about a fifth of the main process's time and an eighth of the workers' (benchmarks/README.md).
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 @dataclass
@@ -603,17 +598,6 @@ def ingest_paths(
     return ingest_log_files(listed, case_path, run_paths=paths, limits=limits, progress=progress, workers=workers)
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Python's cyclic collector at GC_THRESHOLDS for the run (workers forked in it inherit them), then as it was."""
-    previous = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-
-
 @dataclass(frozen=True, slots=True)
 class RunHooks:
     """For sources that act at points of a run (graphtrail.aws: S3 downloads and their bookkeeping)."""
@@ -622,7 +606,7 @@ class RunHooks:
     folded: Callable[[Case, LogFile, FileResult], None] | None = None  # after each file, in the run's transaction
 
 
-@_fewer_collections()
+@fewer_collections()  # the workers, forked inside, inherit it
 def ingest_log_files(
     listed: Iterable[LogFile | Rejected | SkippedFile],
     case_path: str | Path,

@@ -154,3 +154,15 @@ def test_a_group_whose_events_differ_in_facts_gives_the_graph_of_one_by_one() ->
     edge = next(e for e in grouped.edges.values() if e.type == "Decrypt")
     assert edge.count == 70 and edge.facts["bytes_out"] == sum(range(70)) and edge.facts["public"] is True
     assert len(edge.facts["objects"]) == 50  # the sample cap: the 50 objects first read
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from("abcdef")), max_size=60))
+def test_sampled_event_ids_are_the_earliest_and_latest_in_time_order(offers: list[tuple[int, str]]) -> None:
+    from graphtrail.accumulate import EVENT_SAMPLE, EdgeState
+
+    edge = EdgeState("a", "GetObject", "b")
+    for when, event_id in offers:
+        edge.sample(f"{when:02d}", event_id)
+    every = sorted({(f"{when:02d}", event_id) for when, event_id in offers})
+    kept = every if len(every) <= 2 * EVENT_SAMPLE else every[:EVENT_SAMPLE] + every[-EVENT_SAMPLE:]
+    assert edge.event_ids == [event_id for _, event_id in kept]

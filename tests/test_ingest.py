@@ -284,20 +284,22 @@ def test_the_collector_runs_less_often_during_an_ingest_and_as_before_after(
 ) -> None:
     import gc
 
+    from graphtrail import collector
+
     real = ingest_module.read_log_file
 
     def checking(log_file, limits, **kwargs):  # runs in the forked workers
-        if gc.get_threshold() != ingest_module.GC_THRESHOLDS:
+        if gc.get_threshold() != collector.THRESHOLDS:
             raise RuntimeError(f"collector thresholds {gc.get_threshold()} in a worker")
         return real(log_file, limits, **kwargs)
 
     monkeypatch.setattr(ingest_module, "read_log_file", checking)
     before = gc.get_threshold()
-    assert before != ingest_module.GC_THRESHOLDS
+    assert before != collector.THRESHOLDS
     in_main: set[tuple[int, ...]] = set()
     summary = ingest_paths(
         [str(INVICTUS)], tmp_path / "c.case", workers=2, progress=lambda _: in_main.add(gc.get_threshold())
     )
     assert summary.workers == 2 and summary.events_ingested > 0
-    assert in_main == {ingest_module.GC_THRESHOLDS}
+    assert in_main == {collector.THRESHOLDS}
     assert gc.get_threshold() == before
