@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -178,7 +179,7 @@ def series(case: str, size: int, sessions: int, loads: int, uri: str | None, jit
     later = sorted(rates[len(rates) // 2 :])
     if later:
         print(
-            f"\nLater half (loads {len(rates) - len(later) + 1}-{len(rates)}): median {later[len(later) // 2]:,.0f}, "
+            f"\nLater half (loads {len(rates) - len(later) + 1}-{len(rates)}): median {statistics.median(later):,.0f}, "
             f"lowest {later[0]:,.0f} relationships/s; first load {rates[0]:,.0f}."
         )
 
