@@ -3,8 +3,8 @@
 Ingest and loading a case allocate millions of small containers that stay (nodes, edges, their aggregates, a
 batch's rows) and make almost no reference cycles. At Python's default thresholds (700, 10, 10) the collector
 walks the young objects every 700 allocations and, as the graph grows, the whole graph again and again: on a
-1M-event case of 50 accounts it took about a fifth of ingest's main process and a third of loading the graph
-(benchmarks/README.md).
+1M-event case of 50 accounts it took about a fifth of ingest's main process, and a third of loading the graph
+and of turning it into rows for Neo4j (benchmarks/README.md).
 """
 
 from __future__ import annotations

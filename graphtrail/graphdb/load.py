@@ -38,6 +38,7 @@ import orjson
 
 from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.case import Case
+from graphtrail.collector import fewer_collections
 from graphtrail.graphdb.schema import KEY, SHARED_LABEL, create_schema, label, quote, relationship_type
 from graphtrail.schema import NODE_KINDS, TRAVERSABLE_STRUCTURAL, is_structural
 
@@ -392,6 +393,7 @@ def _remove_stale(
         log.info("removed %d nodes and %d relationships the case no longer holds", len(stale_nodes), len(stale_edges))
 
 
+@fewer_collections()  # the rows of a large case are hundreds of thousands of dicts that stay until the end
 def load_case(
     driver: neo4j.Driver,
     case: Case,
