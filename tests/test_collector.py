@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_collector_runs_less_often_inside_and_as_before_after_even_on_error() ->
     assert gc.get_threshold() == before
 
 
-def test_loading_a_graph_leaves_the_collector_as_it_was(northwind_case) -> None:
+def test_loading_a_graph_leaves_the_collector_as_it_was(northwind_case: Path) -> None:
     from graphtrail.case import Case
     from graphtrail.graph import load_graph
 
