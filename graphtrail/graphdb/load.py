@@ -265,7 +265,7 @@ Group = tuple[str, list[dict[str, Any]]]  # a statement and the rows it is run w
 Work = list[Group]  # run in one transaction
 
 
-def _transactions(groups: Sequence[tuple[str, list[dict[str, Any]]]], size: int) -> Iterator[Work]:
+def _transactions(groups: Sequence[Group], size: int) -> Iterator[Work]:
     """Statements and their rows packed into transactions of at most `size` rows: a large group is split, small
     groups (the many action types with a few relationships each) share one commit."""
     current: Work = []
