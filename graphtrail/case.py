@@ -7,6 +7,7 @@ file is never half-updated.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from sys import intern
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import zstandard
@@ -140,6 +141,22 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+class StoredFile(NamedTuple):
+    """A row of `files`: one log file as the ingest stored it."""
+
+    id: int
+    source: str
+    sha256: str
+    size: int | None
+    shapes: str  # the record shapes seen, comma-separated
+    records: int
+    ingested: int
+    duplicates: int
+    rejected: int
+    status: str
+    run_id: int
+
+
 @dataclass(frozen=True, slots=True)
 class EventRow:
     """An event as stored: the columns hunts filter on, and the redacted record as evidence."""
@@ -206,6 +223,7 @@ CREATE INDEX IF NOT EXISTS events_name ON events (name, time);
 """
 
 _CACHE_SIZE = -131072  # KiB: 128 MiB of pages, whatever the case's size
+_SORT_THREADS = 2  # helper threads an index build may sort with (PRAGMA threads)
 
 _SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in
 
@@ -288,30 +306,25 @@ class Case:
     def known_file_hashes(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT sha256 FROM files")]
 
-    def file_known(self, sha256: str) -> bool:
-        return self.db.execute("SELECT 1 FROM files WHERE sha256=?", (sha256,)).fetchone() is not None
+    def known_among(self, hashes: Sequence[str]) -> set[str]:
+        """Those of `hashes` (file contents' sha256) the case holds a file of."""
+        found: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            query = f"SELECT sha256 FROM files WHERE sha256 IN ({','.join('?' * len(chunk))})"
+            found.update(row[0] for row in self.db.execute(query, chunk))
+        return found
 
-    def add_file(self, source: str, sha256: str, size: int | None, run_id: int) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO files (source, sha256, size, status, run_id) VALUES (?, ?, ?, 'reading', ?)",
-            (source, sha256, size, run_id),
-        )
-        return int(cursor.lastrowid or 0)
+    def next_file_id(self) -> int:
+        """The id the next stored file takes: the ingest assigns them itself, so a batch's files and their
+        events are written with one statement each."""
+        return int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0])
 
-    def finish_file(
-        self,
-        file_id: int,
-        *,
-        shapes: Iterable[str],
-        records: int,
-        ingested: int,
-        duplicates: int,
-        rejected: int,
-        status: str,
-    ) -> None:
-        self.db.execute(
-            "UPDATE files SET shapes=?, records=?, ingested=?, duplicates=?, rejected=?, status=? WHERE id=?",
-            (",".join(sorted(shapes)), records, ingested, duplicates, rejected, status, file_id),
+    def add_files(self, files: Iterable[StoredFile]) -> None:
+        self.db.executemany(
+            "INSERT INTO files (id, source, sha256, size, shapes, records, ingested, duplicates, rejected, status, "
+            "run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            files,
         )
 
     def add_reject(
@@ -353,13 +366,17 @@ class Case:
 
     def ensure_indexes(self) -> None:
         # Building an index sorts every event; with a small cache SQLite sorts in bounded memory and spills
-        # to temporary files, so memory stays flat however many events the case holds.
+        # to temporary files, so memory stays flat however many events the case holds. The sort may use a
+        # helper thread: the workers have finished by now, and on two cores the six indexes of a million
+        # events took 4.5-4.8 s instead of 5.6-6.2.
         self.db.execute("PRAGMA cache_size=-16384")
+        self.db.execute(f"PRAGMA threads={min(_SORT_THREADS, os.cpu_count() or 1)}")
         try:
             for statement in _EVENT_INDEXES.strip().splitlines():
                 self.db.execute(statement)
         finally:
             self.db.execute(f"PRAGMA cache_size={_CACHE_SIZE}")
+            self.db.execute("PRAGMA threads=0")
 
     def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Rows of (event_id, time, name, source, account, region, raw, file_id); returns how many were new."""
