@@ -24,7 +24,7 @@ from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.errors import CaseError
 from graphtrail.lineage import Issuance, KeyLineage, SignIn
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: records stored a file at a time (table `records`), events name their line
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,7 +58,11 @@ CREATE TABLE IF NOT EXISTS events (
     shared_event_id TEXT,
     target TEXT,
     file_id INTEGER,
-    raw BLOB NOT NULL
+    line INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    file_id INTEGER PRIMARY KEY,
+    frame BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS insights (
     event_id TEXT NOT NULL UNIQUE,
@@ -68,7 +72,7 @@ CREATE TABLE IF NOT EXISTS insights (
     account TEXT,
     region TEXT,
     file_id INTEGER,
-    raw BLOB NOT NULL
+    line INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS issuances (
     event_id TEXT PRIMARY KEY,
@@ -177,15 +181,14 @@ class EventRow:
     shared_event_id: str | None
     target: str | None
     file_id: int | None
-    raw: bytes  # the redacted record's JSON, compressed by `pack_record`
-
-    def record(self) -> dict[str, Any]:
-        return orjson.loads(unpack_record(self.raw))
+    line: int  # the redacted record's line in its file's frame of records (see `Case.record`)
 
 
-# Records are compressed one by one (so any event can be read alone) with a dictionary of CloudTrail's
-# recurring keys and values, shipped with the package; a case names the dictionary it was written with.
-RECORD_CODEC = "zstd-dict-1"
+# A file's records (redacted JSON, one a line) are compressed together, with a dictionary of CloudTrail's
+# recurring keys and values shipped with the package; a case names the codec it was written with. One frame
+# a file rather than one a record: on the simulator's logs 1.8-2.0 µs a record instead of 4.8 to compress,
+# and 99-110 bytes a record stored instead of 399.
+RECORD_CODEC = "zstd-dict-file-lines-1"
 
 
 @cache
@@ -204,12 +207,13 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor(dict_data=_record_dictionary())
 
 
-def pack_record(record_json: bytes) -> bytes:
-    return _compressor().compress(record_json)
+def pack_records(records_json: Sequence[bytes]) -> bytes:
+    """One frame of records. orjson escapes every control character in a string, so no record holds a newline."""
+    return _compressor().compress(b"\n".join(records_json))
 
 
-def unpack_record(packed: bytes) -> bytes:
-    return _decompressor().decompress(packed)
+def unpack_records(frame: bytes) -> list[bytes]:
+    return _decompressor().decompress(frame).split(b"\n")
 
 
 # Built after the bulk of a first ingest rather than updated row by row during it (see ensure_indexes).
@@ -224,12 +228,13 @@ CREATE INDEX IF NOT EXISTS events_name ON events (name, time);
 
 _CACHE_SIZE = -131072  # KiB: 128 MiB of pages, whatever the case's size
 _SORT_THREADS = 2  # helper threads an index build may sort with (PRAGMA threads)
+_FRAMES_KEPT = 64  # files whose records `Case.record` keeps decompressed
 
 _SORTED = orjson.OPT_SORT_KEYS  # stored JSON is byte-identical whatever order events arrived in
 
 _EVENT_COLUMNS = (
     "event_id, time, name, source, region, account, actor, actor_kind, access_key, source_ip, user_agent, "
-    "error_code, category, shared_event_id, target, file_id, raw"
+    "error_code, category, shared_event_id, target, file_id, line"
 )
 
 
@@ -238,6 +243,7 @@ class Case:
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self._frames: dict[int | None, list[bytes]] = {}  # see record_json
         if not create and not self.path.exists():
             raise CaseError(
                 f"no case file at {self.path} (create one with `graphtrail ingest PATH --case {self.path}`)"
@@ -267,7 +273,10 @@ class Case:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None or int(row[0]) != SCHEMA_VERSION:
             found = row[0] if row else "none"
-            raise CaseError(f"{self.path} has case schema {found}; this graphtrail reads schema {SCHEMA_VERSION}")
+            raise CaseError(
+                f"{self.path} has case schema {found}; this graphtrail reads schema {SCHEMA_VERSION}: "
+                "ingest the logs again into a new case"
+            )
         codec = self.db.execute("SELECT value FROM meta WHERE key='record_codec'").fetchone()
         if codec is None or codec[0] != RECORD_CODEC:
             found = codec[0] if codec else "unknown"
@@ -379,9 +388,9 @@ class Case:
             self.db.execute("PRAGMA threads=0")
 
     def add_insights(self, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Rows of (event_id, time, name, source, account, region, raw, file_id); returns how many were new."""
+        """Rows of (event_id, time, name, source, account, region, line, file_id); returns how many were new."""
         cursor = self.db.executemany(
-            "INSERT OR IGNORE INTO insights (event_id, time, name, source, account, region, raw, file_id) "
+            "INSERT OR IGNORE INTO insights (event_id, time, name, source, account, region, line, file_id) "
             "VALUES (?,?,?,?,?,?,?,?)",
             rows,
         )
@@ -435,6 +444,28 @@ class Case:
             sql += f" LIMIT {int(limit)}"
         for row in self.db.execute(sql, params):
             yield EventRow(*row)
+
+    def add_records(self, frames: Iterable[tuple[int, bytes]]) -> None:
+        """Each stored file's frame of records (`pack_records`), as (file id, frame)."""
+        self.db.executemany("INSERT INTO records (file_id, frame) VALUES (?, ?)", frames)
+
+    def record(self, row: EventRow) -> dict[str, Any]:
+        """The event's redacted record, as it was delivered but for its secrets."""
+        return orjson.loads(self.record_json(row.file_id, row.line))
+
+    def record_json(self, file_id: int | None, line: int) -> bytes:
+        """Line `line` of file `file_id`'s frame. Frames recently read are kept: events read in time order
+        take their records from a few dozen files at a time."""
+        lines = self._frames.get(file_id)
+        if lines is None:
+            found = self.db.execute("SELECT frame FROM records WHERE file_id=?", (file_id,)).fetchone()
+            if found is None:
+                raise CaseError(f"{self.path} holds no records of file {file_id}")
+            lines = unpack_records(found[0])
+            if len(self._frames) >= _FRAMES_KEPT:
+                del self._frames[next(iter(self._frames))]
+            self._frames[file_id] = lines
+        return lines[line]
 
     def event(self, event_id: str) -> EventRow | None:
         row = self.db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id=?", (event_id,)).fetchone()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from graphtrail.accumulate import EdgeState, EventGroups, GraphAccumulator
-from graphtrail.case import Case, StoredFile, pack_record
+from graphtrail.case import Case, StoredFile, pack_records
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
@@ -149,7 +149,8 @@ class FileResult:
     notices: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # EventRow fields, file_id left None
-    insights: list[tuple[str, str, str, str, str | None, str | None, bytes]] = field(default_factory=list)
+    insights: list[tuple[str, str, str, str, str | None, str | None, int]] = field(default_factory=list)
+    frame: bytes = b""  # the records of `rows` and `insights`, one a line (`pack_records`)
     issuances: list[Issuance] = field(default_factory=list)
     graph: GraphAccumulator | None = None  # only when read on its own (read_log_file without `into`)
 
@@ -240,6 +241,7 @@ def read_log_file(
     if seen is None:
         seen = set()
     shapes = result.shapes
+    records: list[bytes] = []  # the redacted JSON of the events kept, stored as the file's frame
     for item in read_records(log_file.source, data, limits):
         if isinstance(item, RawRecord):
             result.records += 1
@@ -255,11 +257,12 @@ def read_log_file(
                 result.duplicates += 1
                 continue
             seen.add(event.event_id)
-            raw = pack_record(event.record_json)
+            line = len(records)
+            records.append(event.record_json)
             if event.is_insight:
                 # Insights describe call rates, not identities: kept apart from the graph.
                 result.insights.append((event.event_id, event.when, event.name, event.source, event.account,
-                                        event.region, raw))  # fmt: skip
+                                        event.region, line))  # fmt: skip
                 continue
             effect = resolve_action(event)
             groups.add(event, effect)
@@ -272,7 +275,7 @@ def read_log_file(
                     event.event_id, event.when, event.name, event.source, event.region, event.account,
                     principal.key, principal.kind, event.access_key_id, event.source_ip or event.source_service,
                     event.user_agent, event.error_code, event.category, event.shared_event_id, effect.target.key,
-                    None, raw,
+                    None, line,
                 )
             )  # fmt: skip
         elif isinstance(item, Rejected):
@@ -291,6 +294,8 @@ def read_log_file(
         elif isinstance(item, Notice):
             _tally(result.notices, item.reason)
             log.info("%s: %s %s", item.source, item.reason, item.detail)
+    if records:
+        result.frame = pack_records(records)
     if into is None:
         groups.flush()
     return result
@@ -431,6 +436,7 @@ class _Run:
         stored: list[tuple[int, int]] = []  # (position in the batch, file id) of the files stored
         results = list(batch.files)
         held = self.case.known_among([result.sha256 for result in results if result.status not in _NOT_HASHED])
+        frames: list[tuple[int, bytes]] = []
         again = False  # the batch's graph holds events that are not to be counted: aggregate once more
         for position, result in enumerate(batch.files):
             summary.bytes_read += result.size
@@ -449,6 +455,8 @@ class _Run:
             count = self.case.add_events(result.rows, file_id)
             if result.insights:
                 count += self.case.add_insights((*row, file_id) for row in result.insights)
+            if result.frame:
+                frames.append((file_id, result.frame))
             # Fewer stored means events already in the case (another trail, a re-delivery).
             again = again or count < len(result.rows) + len(result.insights)
             stored.append((position, file_id))
@@ -464,6 +472,7 @@ class _Run:
                 for (position, _), result in zip(stored, reread.files, strict=True):
                     results[position] = result
         self.case.add_files(self._count(results[at], file_id, log_files[at]) for at, file_id in stored)
+        self.case.add_records(frames)
         issuances = [issuance for position, _ in stored for issuance in results[position].issuances]
         if issuances:
             self.case.add_issuances(issuances)

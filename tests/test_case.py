@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from graphtrail import case as case_module
 from graphtrail.case import Case
+from graphtrail.errors import CaseError
 
 
 def test_edges_read_from_a_case_share_their_endpoint_names_with_the_nodes(northwind_case: Path) -> None:
@@ -12,3 +16,26 @@ def test_edges_read_from_a_case_share_their_endpoint_names_with_the_nodes(northw
         edges = list(case.edge_states(include_derived=True))
     assert edges
     assert all(keys[edge.src] is edge.src and keys[edge.dst] is edge.dst for edge in edges)
+
+
+def test_each_event_reads_back_its_own_record_from_its_files_frame(
+    northwind_case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are stored a file at a time; an event's row names its line. With one frame kept at a time,
+    reading the events in time order (hopping between files) still gives each event its own record."""
+    monkeypatch.setattr(case_module, "_FRAMES_KEPT", 1)
+    with Case(northwind_case) as case:
+        rows = list(case.events())
+        records = [case.record(row) for row in rows]
+        files = case.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    assert len(rows) == 6000 and files > 1
+    assert [record["eventID"] for record in records] == [row.event_id for row in rows]
+    assert all(record["eventName"] == row.name for record, row in zip(records, rows, strict=True))
+
+
+def test_a_case_of_the_older_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "old.case"
+    with Case(path, create=True) as case:
+        case.db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    with pytest.raises(CaseError, match=r"has case schema 1; .* ingest the logs again into a new case"):
+        Case(path)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from graphtrail import ingest as ingest_module
-from graphtrail.case import Case, unpack_record
+from graphtrail.case import Case, unpack_records
 from graphtrail.ingest import ingest_paths
 from tests.conftest import DATA, INVICTUS, STRATUS, load_records
 
@@ -130,8 +130,10 @@ def test_no_session_token_is_stored(tmp_path: Path) -> None:
         if path.exists():
             assert TOKEN_PREFIX not in path.read_bytes()
     with Case(case) as opened:
-        for row in opened.events():
-            assert TOKEN_PREFIX not in unpack_record(row.raw)
+        frames = [frame for (frame,) in opened.db.execute("SELECT frame FROM records")]
+        assert frames and all(opened.record(row) for row in opened.events())
+    for frame in frames:
+        assert not any(TOKEN_PREFIX in record for record in unpack_records(frame))
 
 
 def test_interrupted_run_resumes_to_the_same_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

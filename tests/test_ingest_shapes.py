@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from graphtrail.case import unpack_record
+from graphtrail.case import unpack_records
 from graphtrail.ingest import ingest_paths
 from tests.conftest import INVICTUS, STRATUS, load_records
 
@@ -201,5 +201,5 @@ def test_lake_map_columns_with_stringified_objects_keep_lineage(tmp_path: Path, 
     content = _content(tmp_path / "lake.case")
     assert content["lineage"] == reference["lineage"]
     with sqlite3.connect(tmp_path / "lake.case") as db:
-        stored = b"".join(unpack_record(raw) for (raw,) in db.execute("SELECT raw FROM events"))
+        stored = b"".join(b"".join(unpack_records(frame)) for (frame,) in db.execute("SELECT frame FROM records"))
     assert b"IQoJb3JpZ2lu" not in stored  # the session tokens in the sample's STS responses

@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from graphtrail.case import Case, EventRow, unpack_record
+from graphtrail.case import Case, EventRow
 from graphtrail.cloudtrail.actions import resolve_action
 from graphtrail.cloudtrail.actions.model import ActionEffect
 from graphtrail.cloudtrail.event import Event
@@ -126,7 +126,7 @@ class HuntContext:
             yield self.inspect(row)
 
     def inspect(self, row: EventRow) -> HuntEvent:
-        event = normalize_record(row.record())
+        event = normalize_record(self.case.record(row))
         return HuntEvent(row, event, resolve_action(event))
 
     def rows(self, where: str, params: tuple[Any, ...] = ()) -> Iterator[EventRow]:
@@ -198,10 +198,10 @@ class HuntContext:
             if by_key:
                 where += " AND access_key IS ?"
                 values.append(access_key)
-            sql = f"SELECT raw FROM events WHERE {where} ORDER BY time, event_id LIMIT 1"
+            sql = f"SELECT file_id, line FROM events WHERE {where} ORDER BY time, event_id LIMIT 1"
             cases = [self.case] + ([self.baseline_case] if self.baseline_case is not None else [])
-            first = next((row for case in cases if (row := case.db.execute(sql, values).fetchone())), None)
-            record = orjson.loads(unpack_record(first[0])) if first else None
+            found = next(((case, row) for case in cases if (row := case.db.execute(sql, values).fetchone())), None)
+            record = orjson.loads(found[0].record_json(*found[1])) if found else None
             self._endpoints[cached] = record is not None and bool(normalize_record(record).vpc_endpoint_id)
         return self._endpoints[cached]
 
