@@ -163,7 +163,7 @@ class StoredFile(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """An event as stored: the columns hunts filter on, and the redacted record as evidence."""
+    """An event as stored: the columns hunts filter on, and where its redacted record is (`Case.record`)."""
 
     event_id: str
     time: str

@@ -471,7 +471,7 @@ class _Run:
                 graph = reread.graph
                 for (position, _), result in zip(stored, reread.files, strict=True):
                     results[position] = result
-        self.case.add_files(self._count(results[at], file_id, log_files[at]) for at, file_id in stored)
+        self.case.add_files([self._count(results[at], file_id, log_files[at]) for at, file_id in stored])
         self.case.add_records(frames)
         issuances = [issuance for position, _ in stored for issuance in results[position].issuances]
         if issuances:
