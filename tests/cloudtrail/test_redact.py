@@ -72,3 +72,44 @@ def test_values_that_only_mention_secrets_are_kept() -> None:
     record = {"requestParameters": {"secretId": arn}, "errorMessage": "no sessionToken in [request]"}
     blob = redacted_json(record)
     assert arn.encode() in blob and b"no sessionToken in [request]" in blob
+
+
+def test_secret_in_text_that_is_not_json_is_removed() -> None:
+    # A Python repr and a query string: no JSON parser reads them, the key=value rule does.
+    assert not _leaks({"requestParameters": {"config": "{'password': '" + SECRET + "'}"}})
+    assert not _leaks({"requestParameters": {"url": "https://x.example/cb?access_token=" + SECRET + "&a=1"}})
+    assert not _leaks({"requestParameters": {"lines": ["[default]", "aws_session_token = " + SECRET]}})
+
+
+def test_key_whose_unicode_lower_cases_to_a_secret_name_is_removed() -> None:
+    # U+212A KELVIN SIGN lower-cases to "k": "to\u212aen" is "token" to a case-insensitive reader.
+    assert not _leaks({"requestParameters": {"sessionTo\u212aen": SECRET}})
+    assert not _leaks({"requestParameters": {"blob": '{"SESSIONTO\u212aEN": "' + SECRET + '"}'}})
+
+
+def test_plain_top_level_fields_are_left_as_logged() -> None:
+    from graphtrail.cloudtrail.redact import redacted_json
+
+    agent = "curl/8 {password=not-ours}"
+    record = {"userAgent": agent, "eventName": "ListBuckets", "requestParameters": {"password": "x"}}
+    blob = redacted_json(record)
+    assert agent.encode() in blob and b'"password":"x"' not in blob
+
+
+def test_json_held_in_a_string_is_rewritten_compactly_with_its_order_kept() -> None:
+    value = ' {"b": 1, "sessionToken": "' + SECRET + '", "a": [true, null, 2.5]} '
+    record = {"responseElements": {"credentials": value}}
+    redact_secrets(record)
+    assert record["responseElements"]["credentials"] == '{"b":1,"sessionToken":"' + REDACTED + '","a":[true,null,2.5]}'
+
+
+def test_records_without_secrets_are_not_changed() -> None:
+    import copy
+
+    record = {
+        "requestParameters": {"nextToken": "abc", "filter": "{x=1}", "passwordResetRequired": False, "ids": [1, 2]},
+        "userIdentity": {"type": "IAMUser", "sessionContext": {"attributes": {"mfaAuthenticated": "false"}}},
+    }
+    before = copy.deepcopy(record)
+    redact_secrets(record)
+    assert record == before

@@ -1,0 +1,13 @@
+//! graphtrail._native: the parts of ingest that run once per record and cost too much in Python.
+
+use pyo3::prelude::*;
+
+mod redact;
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("REDACTED", redact::REDACTED)?;
+    module.add_function(wrap_pyfunction!(redact::redact_secrets, module)?)?;
+    module.add_function(wrap_pyfunction!(redact::redact_record, module)?)?;
+    Ok(())
+}
