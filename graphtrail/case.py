@@ -199,7 +199,9 @@ def _record_dictionary() -> zstandard.ZstdCompressionDict:
 
 @cache
 def _compressor() -> zstandard.ZstdCompressor:
-    return zstandard.ZstdCompressor(level=1, dict_data=_record_dictionary())
+    dictionary = _record_dictionary()
+    dictionary.precompute_compress(level=1)  # digested once, not again for every file's frame
+    return zstandard.ZstdCompressor(level=1, dict_data=dictionary)
 
 
 @cache

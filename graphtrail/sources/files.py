@@ -413,8 +413,29 @@ def _decompressing(raw: BinaryIO, kind: ArchiveKind) -> BinaryIO:
 
 
 def _read_path(path: str, limit: int) -> bytes:
-    with open(path, "rb") as stream:
-        return stream.read(limit + 1)  # over the cap: read_records rejects it, memory stays bounded
+    """At most `limit` + 1 bytes of the file: over the cap, read_records rejects it, and memory stays bounded.
+
+    Read with os.read in pieces sized by the file: a buffered `read(limit + 1)` first asks the allocator for the
+    whole cap, which took 20 of the 25 µs that reading a delivered file of a few kilobytes cost.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        wanted = limit + 1
+        step = max(os.fstat(fd).st_size + 1, _READ_STEP)  # + 1: a regular file comes in one read, then b""
+        pieces: list[bytes] = []
+        total = 0
+        while total < wanted:
+            piece = os.read(fd, min(step, wanted - total))
+            if not piece:
+                break
+            pieces.append(piece)
+            total += len(piece)
+    finally:
+        os.close(fd)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+_READ_STEP = 1 << 16  # for files whose size the system does not know (pipes, /proc)
 
 
 def _identity(data: bytes) -> bytes:

@@ -400,3 +400,22 @@ def test_dash_reads_stdin(tmp_path: Path) -> None:
 def test_dash_with_a_tarball_on_stdin_lists_its_members() -> None:
     data = tar_bytes({"a.json": b"[]", "b.json.gz": records_gz(1)}, "w:gz")
     assert listing(["-"], stdin=io.BytesIO(data)) == [("file", "<stdin>!a.json"), ("file", "<stdin>!b.json.gz")]
+
+
+def test_file_that_grew_past_the_cap_after_listing_is_read_only_to_cap_plus_one(tmp_path: Path) -> None:
+    log = tmp_path / "grows.json"
+    log.write_bytes(b"x" * 500)
+    (item,) = iter_log_files([str(log)], limits=ReadLimits(max_file_bytes=1000))
+    assert isinstance(item, LogFile)
+    log.write_bytes(b"y" * 300_000)
+    assert item.read_bytes() == b"y" * 1001
+    log.write_bytes(b"")
+    assert item.read_bytes() == b""
+
+
+def test_file_larger_than_one_read_step_is_read_whole(tmp_path: Path) -> None:
+    content = os.urandom(200_000)
+    log = tmp_path / "big.json"
+    log.write_bytes(content)
+    (item,) = iter_log_files([str(log)], limits=ReadLimits(max_file_bytes=1_000_000))
+    assert isinstance(item, LogFile) and item.read_bytes() == content
