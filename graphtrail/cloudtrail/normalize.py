@@ -12,7 +12,7 @@ import orjson
 
 from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef, as_flag, text_field
 from graphtrail.cloudtrail.identity import resolve_principal
-from graphtrail.cloudtrail.redact import redacted_json
+from graphtrail.cloudtrail.redact import redacted_record
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.errors import RecordRejected
 from graphtrail.ipaddr import parse_source_ip
@@ -35,7 +35,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
     if "eventName" not in data and "eventTime" not in data:
         data = restore_key_spelling(data)
     try:
-        record_json = redacted_json(data)
+        record_json, identity_json = redacted_record(data)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise RecordRejected("unserializable", str(exc)[:100]) from None
 
@@ -75,7 +75,7 @@ def normalize_record(data: dict[str, Any]) -> Event:
     else:
         if not isinstance(identity, dict) or not identity:
             raise RecordRejected("missing-userIdentity", "the record has no userIdentity")
-        principal = _principal(identity, region)
+        principal = _principal(identity, region, identity_json)
 
     event_id = _event_id(data)
     ips, service = _source_ip(text_field(data, "sourceIPAddress"))
@@ -193,14 +193,14 @@ def _event_time(text: str) -> tuple[datetime, str]:
 _PRINCIPALS: ByteBudgetMemo[Principal] = ByteBudgetMemo(16 << 20)
 
 
-def _principal(identity: dict[str, Any], region: str | None) -> Principal:
+def _principal(identity: dict[str, Any], region: str | None, identity_json: bytes | None) -> Principal:
     """Resolve a userIdentity block, remembering the answer: the same caller signs thousands of events.
 
     The memo's key is the block's exact JSON (and the Region), so two blocks share a Principal only when
-    they are identical.
+    they are identical. The JSON is the block as the stored record holds it, when the writer said where.
     """
     try:
-        key = orjson.dumps(identity) + (region or "").encode()
+        key = (identity_json or orjson.dumps(identity)) + (region or "").encode()
     except (TypeError, orjson.JSONEncodeError):
         return resolve_principal(identity, region=region)
     principal = _PRINCIPALS.get(key)

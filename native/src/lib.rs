@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod record_json;
 mod redact;
 
 #[pymodule]
@@ -9,5 +10,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("REDACTED", redact::REDACTED)?;
     module.add_function(wrap_pyfunction!(redact::redact_secrets, module)?)?;
     module.add_function(wrap_pyfunction!(redact::redact_record, module)?)?;
+    module.add_function(wrap_pyfunction!(record_json::redacted_record_json, module)?)?;
     Ok(())
 }

@@ -42,7 +42,7 @@ const HARMLESS_TOKENS: [&str; 5] = [
 ];
 /// Top-level fields CloudTrail defines as plain values with no secret material: not walked. Every other
 /// field (the payload blocks, userIdentity, anything unknown) is.
-const PLAIN_FIELDS: [&str; 20] = [
+pub(crate) const PLAIN_FIELDS: [&str; 20] = [
     "eventVersion",
     "eventTime",
     "eventSource",
@@ -90,7 +90,7 @@ static SECRET_ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// What a value is, as far as the rules care.
-enum Shape {
+pub(crate) enum Shape {
     Empty,
     Text,
     Other,
@@ -99,7 +99,7 @@ enum Shape {
 /// Whether a value of `shape` under `key` is secret: exact key names always are; keys that merely contain
 /// "password" or end in "token" are when they hold text (`masterUserPassword` is, `passwordResetRequired:
 /// false` is not).
-fn is_secret(key: &str, shape: Shape) -> bool {
+pub(crate) fn is_secret(key: &str, shape: Shape) -> bool {
     if matches!(shape, Shape::Empty) {
         return false;
     }
@@ -122,7 +122,7 @@ fn lower(text: &str) -> Cow<'_, str> {
 }
 
 /// A cheap first look: a string that could hold a structure (JSON, `key=value`) naming a secret.
-fn may_hide_secret(text: &str) -> bool {
+pub(crate) fn may_hide_secret(text: &str) -> bool {
     if !text.bytes().any(|byte| matches!(byte, b'{' | b'[' | b'=')) {
         return false;
     }
@@ -136,7 +136,7 @@ fn may_hide_secret(text: &str) -> bool {
 /// The replacement for a string that may hide a secret: JSON is redacted inside and written out again;
 /// other text is dropped when it assigns a value to a secret key. None: keep the string as it is (a
 /// value that merely mentions a word, such as the ARN of a Secrets Manager secret).
-fn redact_text(text: &str) -> Option<String> {
+pub(crate) fn redact_text(text: &str) -> Option<String> {
     let stripped = text.trim_matches(is_python_space);
     if stripped.starts_with('{') || stripped.starts_with('[') {
         if let Ok(mut parsed @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(stripped) {
@@ -197,7 +197,7 @@ fn text_of<'a>(text: &'a Bound<'_, PyString>) -> Cow<'a, str> {
     }
 }
 
-fn shape_of(value: &Bound<'_, PyAny>) -> Shape {
+pub(crate) fn shape_of(value: &Bound<'_, PyAny>) -> Shape {
     if value.is_none() {
         Shape::Empty
     } else if let Ok(text) = value.cast::<PyString>() {

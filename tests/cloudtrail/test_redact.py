@@ -113,3 +113,85 @@ def test_records_without_secrets_are_not_changed() -> None:
     before = copy.deepcopy(record)
     redact_secrets(record)
     assert record == before
+
+
+def _orjson_path(record: dict) -> bytes:
+    import copy
+
+    import orjson
+
+    return orjson.dumps(redact_secrets(copy.deepcopy(record)), option=orjson.OPT_NON_STR_KEYS)
+
+
+def test_one_pass_writer_matches_orjson_byte_for_byte_on_every_bundled_record() -> None:
+    import copy
+
+    from graphtrail.cloudtrail.redact import redacted_record
+    from graphtrail.sources.files import LogFile, iter_log_files
+    from graphtrail.sources.records import RawRecord
+    from graphtrail.sources.shapes import read_records
+    from tests.conftest import DATA, NORTHWIND
+
+    compared = 0
+    for item in iter_log_files([str(DATA), str(NORTHWIND)]):
+        if not isinstance(item, LogFile):
+            continue
+        for read in read_records(item.source, item.read_bytes()):
+            if isinstance(read, RawRecord) and isinstance(read.data, dict):
+                record = copy.deepcopy(read.data)
+                written = redacted_record(record)
+                assert written.json == _orjson_path(read.data), item.source
+                assert written.identity_json == (
+                    _orjson_path(record["userIdentity"]) if "userIdentity" in record else None
+                )
+                compared += 1
+    assert compared > 12_000
+
+
+def test_one_pass_writer_spells_numbers_and_control_characters_as_orjson_does() -> None:
+    from graphtrail.cloudtrail.redact import redacted_record
+
+    record = {
+        "requestParameters": {
+            "numbers": [
+                1.0,
+                0.1,
+                1e-7,
+                1e16,
+                1.2345678901234568e20,
+                -0.0,
+                5e-324,
+                1e300,
+                2**63 - 1,
+                -(2**63),
+                2**64 - 1,
+            ],
+            "not numbers": [float("nan"), float("inf")],
+            "text": '\x00\x01\x08\t\n\x0c\r\x1f\x7f"\\ \u2028 é 🦀',
+            "flags": [True, False, None],
+        },
+        "userIdentity": {"type": "IAMUser", "userName": 'a"b'},
+    }
+    written = redacted_record(record)
+    assert written.json == _orjson_path(record)
+    assert written.identity_json == b'{"type":"IAMUser","userName":"a\\"b"}'
+
+
+def test_records_no_parser_yields_take_orjson_path_with_its_verdict() -> None:
+    import orjson
+    import pytest
+
+    from graphtrail.cloudtrail.redact import redacted_record
+
+    # Keys that are not text (orjson writes them as text) and tuples are written by orjson.
+    odd = {"requestParameters": {1: "one", "pair": (1, 2), "password": "hunter2"}}
+    written = redacted_record(odd)
+    assert written.json == b'{"requestParameters":{"1":"one","pair":[1,2],"password":"' + REDACTED.encode() + b'"}}'
+    assert written.identity_json is None
+    with pytest.raises(orjson.JSONEncodeError):
+        redacted_record({"requestParameters": {"n": 2**64}})  # orjson refuses integers past 64 bits
+    deep: dict = {}
+    for _ in range(300):
+        deep = {"d": deep}
+    with pytest.raises(orjson.JSONEncodeError):
+        redacted_record({"requestParameters": deep})  # nesting orjson refuses
