@@ -9,7 +9,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::redact::{is_secret, may_hide_secret, redact_text, shape_of, PLAIN_FIELDS, REDACTED};
+use crate::redact::{is_secret, shape_of, text_replacement, PLAIN_FIELDS, REDACTED};
 
 /// Why the walk stopped: a value orjson's path should judge, or an error raised by Python.
 enum Stop {
@@ -115,11 +115,9 @@ impl Writer {
         if redact {
             if let Ok(text) = item.cast::<PyString>() {
                 let text = text.to_str().map_err(|_| Stop::Unusual)?;
-                if may_hide_secret(text) {
-                    if let Some(replacement) = redact_text(text) {
-                        self.string(&replacement);
-                        return Ok(Some(replacement));
-                    }
+                if let Some(replacement) = text_replacement(text) {
+                    self.string(&replacement);
+                    return Ok(Some(replacement));
                 }
                 self.string(text);
                 return Ok(None);

@@ -122,7 +122,7 @@ fn lower(text: &str) -> Cow<'_, str> {
 }
 
 /// A cheap first look: a string that could hold a structure (JSON, `key=value`) naming a secret.
-pub(crate) fn may_hide_secret(text: &str) -> bool {
+fn may_hide_secret(text: &str) -> bool {
     if !text.bytes().any(|byte| matches!(byte, b'{' | b'[' | b'=')) {
         return false;
     }
@@ -133,10 +133,18 @@ pub(crate) fn may_hide_secret(text: &str) -> bool {
     }
 }
 
-/// The replacement for a string that may hide a secret: JSON is redacted inside and written out again;
-/// other text is dropped when it assigns a value to a secret key. None: keep the string as it is (a
-/// value that merely mentions a word, such as the ARN of a Secrets Manager secret).
-pub(crate) fn redact_text(text: &str) -> Option<String> {
+/// The replacement for a string that hides a secret: JSON is redacted inside and written out again;
+/// other text is dropped when it assigns a value to a secret key. None: keep the string as it is (most
+/// strings, and values that merely mention a word, such as the ARN of a Secrets Manager secret).
+pub(crate) fn text_replacement(text: &str) -> Option<String> {
+    if may_hide_secret(text) {
+        redact_text(text)
+    } else {
+        None
+    }
+}
+
+fn redact_text(text: &str) -> Option<String> {
     let stripped = text.trim_matches(is_python_space);
     if stripped.starts_with('{') || stripped.starts_with('[') {
         if let Ok(mut parsed @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(stripped) {
@@ -180,8 +188,8 @@ fn redact_value(value: &mut Value) {
 fn redact_item(item: &mut Value) {
     match item {
         Value::Object(_) | Value::Array(_) => redact_value(item),
-        Value::String(text) if may_hide_secret(text) => {
-            if let Some(replacement) = redact_text(text) {
+        Value::String(text) => {
+            if let Some(replacement) = text_replacement(text) {
                 *text = replacement;
             }
         }
@@ -264,10 +272,7 @@ fn redact_python_item(item: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     } else if let Ok(list) = item.cast::<PyList>() {
         redact_list(list)?;
     } else if let Ok(text) = item.cast::<PyString>() {
-        let text = text_of(text);
-        if may_hide_secret(&text) {
-            return Ok(redact_text(&text));
-        }
+        return Ok(text_replacement(&text_of(text)));
     }
     Ok(None)
 }
