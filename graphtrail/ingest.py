@@ -37,7 +37,18 @@ from graphtrail.sources.records import Notice, RawRecord, Rejected, SkippedFile
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 60.0
+CHECKPOINT_SECONDS = 60.0  # the least time between two checkpoints of a run
+# A checkpoint rewrites the whole graph, which grows with the run (a million events of 50 accounts: 500,000
+# edges, 5 s). Spacing checkpoints by this many times the last one's duration keeps their writing under a
+# tenth of a long run; a fixed minute would let it grow toward most of the run.
+CHECKPOINT_SPACING = 9.0
+
+
+def next_checkpoint_interval(seconds_taken: float) -> float:
+    """Seconds from the end of a checkpoint that took `seconds_taken` to the next one."""
+    return max(CHECKPOINT_SECONDS, seconds_taken * CHECKPOINT_SPACING)
+
+
 MAX_PROBLEM_LINES = 200
 
 
@@ -416,6 +427,7 @@ class _Run:
         self.acc = accumulator
         self.next_file_id = case.next_file_id()
         self.last_checkpoint = clock.monotonic()
+        self.checkpoint_interval = CHECKPOINT_SECONDS
 
     def problem(self, problem: Problem) -> None:
         log.info("rejected %s", problem)
@@ -515,6 +527,7 @@ class _Run:
 
     def checkpoint(self, *, final: bool) -> None:
         """Write the graph with the events it summarises, in one transaction."""
+        began = clock.monotonic()
         derived: list[EdgeState] = []
         if final:
             self.case.ensure_indexes()
@@ -525,6 +538,7 @@ class _Run:
         self.case.replace_graph(self.acc.iter_nodes(), self.acc.iter_edges(), derived)
         self.case.commit()
         self.last_checkpoint = clock.monotonic()
+        self.checkpoint_interval = next_checkpoint_interval(self.last_checkpoint - began)
         if not final:
             self.case.begin()
 
@@ -692,7 +706,7 @@ def ingest_log_files(
                         hooks.folded(case, log_file, file_result)
                 if progress is not None:
                     progress(IngestProgress(batch.stop, len(files), summary.events_ingested, summary.bytes_read))
-                if clock.monotonic() - run.last_checkpoint > CHECKPOINT_SECONDS:
+                if clock.monotonic() - run.last_checkpoint > run.checkpoint_interval:
                     run.checkpoint(final=False)
             summary.seconds = clock.monotonic() - started
             case.finish_run(run_id, _now(), summary.as_dict())

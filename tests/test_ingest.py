@@ -138,6 +138,7 @@ def test_no_session_token_is_stored(tmp_path: Path) -> None:
 
 def test_interrupted_run_resumes_to_the_same_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest_module, "CHECKPOINT_SECONDS", 0.0)  # checkpoint after every batch
+    monkeypatch.setattr(ingest_module, "CHECKPOINT_SPACING", 0.0)
     monkeypatch.setattr(ingest_module, "BATCH_FILES", 4)
 
     def stop_after_ten(state: ingest_module.IngestProgress) -> None:
@@ -305,3 +306,10 @@ def test_the_collector_runs_less_often_during_an_ingest_and_as_before_after(
     assert summary.workers == 2 and summary.events_ingested > 0
     assert in_main == {collector.THRESHOLDS}
     assert gc.get_threshold() == before
+
+
+def test_checkpoints_are_spaced_by_what_the_last_one_cost() -> None:
+    # A minute apart while writing the graph is quick; a checkpoint that took 20 s is followed by 180 s of
+    # reading, so writing graphs that grow with the run stays a tenth of it.
+    assert ingest_module.next_checkpoint_interval(0.5) == ingest_module.CHECKPOINT_SECONDS == 60.0
+    assert ingest_module.next_checkpoint_interval(20.0) == 180.0
