@@ -4,7 +4,8 @@
         [--accounts 5 --days 7]
 
 Makes the corpus with `graphtrail simulate` if it is missing (an organisation of 5 accounts over 7 days unless
---accounts/--days say otherwise, all attacks and decoys), then for each size: the baseline in this process, the
+--accounts/--days say otherwise, all attacks and decoys), then for each size: the baseline in this process (the
+fastest of --baseline-runs runs, 2 by default: the first may read from disk, the next from the page cache), the
 ingest in a fresh child process (so its peak RSS is its own), and loading the graph from the case. With --double
 it also ingests a corpus twice as dense (same seed: the same organisation over the same days, twice the
 routine activity) to show that memory follows the graph, not the number of events. It also prints the CPU time
@@ -89,9 +90,13 @@ def run_child(code: str, *args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def measure(directory: Path, case_path: Path) -> dict:
+def measure(directory: Path, case_path: Path, baseline_runs: int) -> dict:
     files = find_log_files(directory)  # what ingest reads: digests and the ground truth left out
-    base_events, base_seconds = baseline_parse(files)
+    # The first run may read from disk and a later one from the page cache: the fastest run is the baseline,
+    # the harder one to keep up with, and the others are shown beside it.
+    runs = [baseline_parse(files) for _ in range(max(1, baseline_runs))]
+    base_events = runs[0][0]
+    base_seconds = min(seconds for _, seconds in runs)
     if case_path.exists():
         case_path.unlink()
     for suffix in ("-wal", "-shm"):
@@ -102,6 +107,7 @@ def measure(directory: Path, case_path: Path) -> dict:
         "files": len(files),
         "baseline_events": base_events,
         "baseline_seconds": base_seconds,
+        "baseline_runs": [seconds for _, seconds in runs],
         "ingest": ingest,
         "load": load,
         "case_bytes": case_path.stat().st_size,
@@ -114,7 +120,11 @@ def report(label: str, figures: dict) -> None:
     rate = ingest["read"] / ingest["seconds"]
     load = figures["load"]
     print(f"== {label}: {figures['files']} files, {figures['baseline_events']:,} events")
-    print(f"baseline gunzip+parse : {figures['baseline_seconds']:8.1f} s  {base_rate:12,.0f} events/s")
+    runs = ", ".join(f"{seconds:.1f}" for seconds in figures["baseline_runs"])
+    print(
+        f"baseline gunzip+parse : {figures['baseline_seconds']:8.1f} s  {base_rate:12,.0f} events/s"
+        f"  (fastest of {len(figures['baseline_runs'])} runs: {runs} s)"
+    )
     print(
         f"ingest into a case    : {ingest['seconds']:8.1f} s  {rate:12,.0f} events/s"
         f"  = {rate / base_rate:.0%} of baseline"
@@ -143,6 +153,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--accounts", type=int, default=CORPUS_ACCOUNTS, help="accounts in the simulated organisation")
     parser.add_argument("--days", type=int, default=CORPUS_DAYS, help="days the corpus spans")
+    parser.add_argument(
+        "--baseline-runs", type=int, default=2, help="baseline runs per corpus; the fastest (page cache warm) counts"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
@@ -155,7 +168,7 @@ def main() -> None:
         started = time.perf_counter()
         ensure_corpus(corpus, events, args.seed, args.accounts, args.days)
         print(f"corpus {corpus} ready ({time.perf_counter() - started:.0f} s)")
-        results[events] = measure(corpus, args.workdir / f"bench-{events}{shape}.case")
+        results[events] = measure(corpus, args.workdir / f"bench-{events}{shape}.case", args.baseline_runs)
         report(f"{events:,} events", results[events])
     if len(sizes) == 2:
         small, large = (results[size]["ingest"]["peak_rss"] for size in sizes)
