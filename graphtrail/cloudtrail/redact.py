@@ -15,7 +15,7 @@ import orjson
 
 from graphtrail._native import REDACTED, redact_record, redact_secrets, redacted_record_json
 
-__all__ = ["REDACTED", "RedactedRecord", "redact_secrets", "redacted_json", "redacted_record"]
+__all__ = ["REDACTED", "RedactedRecord", "redact_secrets", "redacted_record"]
 
 
 class RedactedRecord(NamedTuple):
@@ -35,8 +35,3 @@ def redacted_record(record: dict[str, Any]) -> RedactedRecord:
         return RedactedRecord(orjson.dumps(redact_record(record), option=orjson.OPT_NON_STR_KEYS), None)
     json, start, end = written
     return RedactedRecord(json, json[start:end] if end else None)
-
-
-def redacted_json(record: dict[str, Any]) -> bytes:
-    """The record as JSON bytes with secrets replaced (the record is redacted in place when it had any)."""
-    return redacted_record(record).json

@@ -136,8 +136,7 @@ class _Lister:
             yield from self._file(path, named=True)
             return
         try:
-            with open(path, "rb") as stream:
-                data = stream.read(self.limits.max_file_bytes + 1)
+            data = _read_path(path, self.limits.max_file_bytes)
         except OSError as exc:
             yield _unreadable(path, exc.strerror or str(exc))
             return

@@ -19,14 +19,14 @@ def test_empty_secret_fields_stay_as_they_were() -> None:
     assert record == {"credentials": {"sessionToken": None, "secretAccessKey": ""}}
 
 
-def test_redacted_json_removes_the_sts_session_token() -> None:
-    from graphtrail.cloudtrail.redact import redacted_json
+def test_redacted_record_removes_the_sts_session_token() -> None:
+    from graphtrail.cloudtrail.redact import redacted_record
 
     record = {
         "eventName": "AssumeRole",
         "responseElements": {"credentials": {"accessKeyId": "ASIAEXAMPLE", "sessionToken": "IQoJb3JpZ2luX2Vj"}},
     }
-    blob = redacted_json(record)
+    blob = redacted_record(record).json
     assert b"IQoJb3JpZ2lu" not in blob and b"ASIAEXAMPLE" in blob
 
 
@@ -34,9 +34,9 @@ SECRET = "IQoJb3JpZ2luX2VjEXAMPLESECRET"
 
 
 def _leaks(record: dict) -> bool:
-    from graphtrail.cloudtrail.redact import redacted_json
+    from graphtrail.cloudtrail.redact import redacted_record
 
-    return SECRET.encode() in redacted_json(record)
+    return SECRET.encode() in redacted_record(record).json
 
 
 def test_token_in_any_block_or_spelling_is_removed() -> None:
@@ -58,19 +58,19 @@ def test_token_inside_json_held_in_a_string_is_removed() -> None:
 
 
 def test_pagination_tokens_and_secret_names_are_kept() -> None:
-    from graphtrail.cloudtrail.redact import redacted_json
+    from graphtrail.cloudtrail.redact import redacted_record
 
     record = {"requestParameters": {"nextToken": "page-2", "secretId": "arn:aws:secretsmanager:x:1:secret:db"}}
-    blob = redacted_json(record)
+    blob = redacted_record(record).json
     assert b"page-2" in blob and b"secret:db" in blob
 
 
 def test_values_that_only_mention_secrets_are_kept() -> None:
-    from graphtrail.cloudtrail.redact import redacted_json
+    from graphtrail.cloudtrail.redact import redacted_record
 
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-password-token-AbCdEf"
     record = {"requestParameters": {"secretId": arn}, "errorMessage": "no sessionToken in [request]"}
-    blob = redacted_json(record)
+    blob = redacted_record(record).json
     assert arn.encode() in blob and b"no sessionToken in [request]" in blob
 
 
@@ -88,11 +88,11 @@ def test_key_whose_unicode_lower_cases_to_a_secret_name_is_removed() -> None:
 
 
 def test_plain_top_level_fields_are_left_as_logged() -> None:
-    from graphtrail.cloudtrail.redact import redacted_json
+    from graphtrail.cloudtrail.redact import redacted_record
 
     agent = "curl/8 {password=not-ours}"
     record = {"userAgent": agent, "eventName": "ListBuckets", "requestParameters": {"password": "x"}}
-    blob = redacted_json(record)
+    blob = redacted_record(record).json
     assert agent.encode() in blob and b'"password":"x"' not in blob
 
 

@@ -419,3 +419,17 @@ def test_file_larger_than_one_read_step_is_read_whole(tmp_path: Path) -> None:
     log.write_bytes(content)
     (item,) = iter_log_files([str(log)], limits=ReadLimits(max_file_bytes=1_000_000))
     assert isinstance(item, LogFile) and item.read_bytes() == content
+
+
+def test_pipe_named_on_the_command_line_is_read_to_its_end(tmp_path: Path) -> None:
+    # `graphtrail ingest <(zcat logs.gz)` names a pipe: its size is unknown, so it is read in steps until EOF.
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    content = json.dumps({"Records": [{"eventID": str(index), "padding": "x" * 200} for index in range(2000)]})
+    writer = threading.Thread(target=lambda: pipe.write_text(content))
+    writer.start()
+    (item,) = iter_log_files([str(pipe)], limits=ReadLimits(max_file_bytes=1_000_000))
+    writer.join()
+    assert isinstance(item, LogFile) and item.read_bytes() == content.encode()
