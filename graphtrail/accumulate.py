@@ -313,13 +313,45 @@ class GraphAccumulator:
         """
         if span is None:
             span = Span(event.when, event.when)
-        first = span.first
+        self._caller(event, span)
+        self._action(event, effect, span, samples, facts)
+        self._count_witnessed(span)
+
+    def add_caller(self, event: Event, span: Span) -> tuple[tuple[str, str, str], ...]:
+        """What events of one caller (principal, key, addresses, user agent) show about the caller alone.
+
+        `span` covers all of them; their actions then come with `add_action`, given what this returns: the
+        structural edges already counted for those events, so that an action naming one again does not
+        count it twice.
+        """
+        self._caller(event, span)
+        counted = tuple(self._witnessed)
+        self._count_witnessed(span)
+        return counted
+
+    def add_action(
+        self,
+        event: Event,
+        effect: ActionEffect,
+        span: Span,
+        samples: Iterable[tuple[str, str]],
+        facts: Iterable[FactsSeen],
+        counted: Iterable[tuple[str, str, str]],
+    ) -> None:
+        """The rest of `add_event` for a group of events whose caller `add_caller` has taken in."""
+        self._action(event, effect, span, samples, facts)
+        witnessed = self._witnessed
+        for link in counted:
+            witnessed.pop(link, None)
+        self._count_witnessed(span)
+
+    def _caller(self, event: Event, span: Span) -> None:
+        """The principal, its key and addresses; the same for every event of one caller."""
         principal = event.principal
         actor = self._principal(principal, span)
         key = event.access_key_id
         if key:
             self._access_key(key, principal, event, span)
-
         for address in event.source_ips:
             ip = self.node(address, "IP", span, name=address)
             if "is_aws" not in ip.props:
@@ -334,8 +366,19 @@ class GraphAccumulator:
             if key:
                 self._structural(key, FROM_IP, address, span)
 
+    def _action(
+        self,
+        event: Event,
+        effect: ActionEffect,
+        span: Span,
+        samples: Iterable[tuple[str, str]] | None,
+        facts: Iterable[FactsSeen] | None,
+    ) -> None:
+        """The action edge, its target and the other nodes and structural edges the action names."""
+        first = span.first
+        key = event.access_key_id
         target = self._ref(effect.target, span)
-        edge = self.edge(actor.key, event.name, target.key, span)
+        edge = self.edge(event.principal.key, event.name, target.key, span)
         edge.count += span.count
         if event.error_code:
             edge.error_count += span.count
@@ -376,6 +419,7 @@ class GraphAccumulator:
         if issued is not None and issued.access_key_id:
             self._issued_key(event, span)
 
+    def _count_witnessed(self, span: Span) -> None:
         # An STS call's rule and its issued credential both name the key's AUTHENTICATES edge, a role both
         # as a target and as a session's role: count each structural edge once for this event.
         for src, type_, dst in self._witnessed:
@@ -575,12 +619,26 @@ class EventGroups:
             seen.add(event.when)
 
     def flush(self) -> None:
+        # Groups of one caller differ in their action only: the caller's part is added once for all of them
+        # (on the simulated 1M-event corpus, a batch's groups have a quarter as many callers).
+        by_caller: dict[tuple[Any, ...], list[_Group]] = {}
         for group in self._groups.values():
-            span = Span(
-                group.sample.first_seen or group.event.when, group.sample.last_seen or group.event.when, group.count
-            )
-            samples = [*group.sample.early, *group.sample.late]
-            self.graph.add_event(group.event, group.effect, span, samples, group.facts.values())
+            event = group.event
+            caller = (id(event.principal), event.access_key_id, event.source_ips, event.user_agent,
+                      event.console_session)  # fmt: skip
+            by_caller.setdefault(caller, []).append(group)
+        graph = self.graph
+        for groups in by_caller.values():
+            if len(groups) == 1:
+                group = groups[0]
+                graph.add_event(group.event, group.effect, group.span(), group.samples(), group.facts.values())
+                continue
+            spans = [group.span() for group in groups]
+            caller_span = Span(min(span.first for span in spans), max(span.last for span in spans),
+                               sum(span.count for span in spans))  # fmt: skip
+            counted = graph.add_caller(groups[0].event, caller_span)
+            for group, span in zip(groups, spans, strict=True):
+                graph.add_action(group.event, group.effect, span, group.samples(), group.facts.values(), counted)
         self._groups.clear()
 
 
@@ -617,6 +675,13 @@ class _Group:
         self.count += 1
         self.sample.seen(event.when)
         self.sample.sample(event.when, event.event_id)
+
+    def span(self) -> Span:
+        sample = self.sample
+        return Span(sample.first_seen or self.event.when, sample.last_seen or self.event.when, self.count)
+
+    def samples(self) -> list[tuple[str, str]]:
+        return [*self.sample.early, *self.sample.late]
 
 
 _FACT_LIMIT = 2**62  # sums stop here rather than overflow the 64-bit integers JSON and SQLite hold

@@ -79,6 +79,36 @@ def test_grouped_events_give_the_same_graph_as_one_by_one() -> None:
     assert _snapshot(grouped) == _snapshot(one_by_one)
 
 
+def test_a_callers_groups_count_a_structural_edge_their_action_also_names_once() -> None:
+    # A session reading its own role: the role's IN_ACCOUNT edge comes both from the caller (the session's
+    # role) and from the action (its target). Groups of one caller add the caller's part once for all.
+    from graphtrail.accumulate import EventGroups
+
+    session = next(r for r in invictus_records() if r["userIdentity"].get("type") == "AssumedRole"
+                   and r["eventName"] == "DescribeInstances")  # fmt: skip
+    role_arn = session["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+    reads = []
+    for index in range(5):
+        record = copy.deepcopy(session)
+        record["eventID"] = f"00000000-0000-4000-8000-00000000000{index}"
+        record["eventTime"] = f"2024-05-0{index + 1}T10:00:00Z"
+        if index < 3:
+            record.update(eventSource="iam.amazonaws.com", eventName="DetachRolePolicy",
+                          requestParameters={"roleName": role_arn.rsplit("/", 1)[-1]})  # fmt: skip
+        reads.append(record)
+    one_by_one = _accumulate(reads)
+    grouped = GraphAccumulator()
+    groups = EventGroups(grouped)
+    for record in reads:
+        event = normalize_record(copy.deepcopy(record))
+        groups.add(event, resolve_action(event))
+    groups.flush()
+    assert _snapshot(grouped) == _snapshot(one_by_one)
+    account = session["recipientAccountId"]
+    assert (session["userIdentity"]["arn"], "DetachRolePolicy", role_arn) in grouped.edges
+    assert grouped.edges[(role_arn, "IN_ACCOUNT", account)].count == 5
+
+
 def test_numbers_in_facts_of_a_group_count_every_event() -> None:
     import dataclasses
 
