@@ -110,13 +110,12 @@ def test_a_callers_groups_count_a_structural_edge_their_action_also_names_once()
 
 
 def test_numbers_in_facts_of_a_group_count_every_event() -> None:
-    import dataclasses
 
     from graphtrail.accumulate import EventGroups
 
     record = next(r for r in invictus_records() if r["eventName"] == "Decrypt")
     event = normalize_record(copy.deepcopy(record))
-    effect = dataclasses.replace(resolve_action(event), facts={"bytes_out": 5, "public": True, "keys": ("a",)})
+    effect = resolve_action(event)._replace(facts={"bytes_out": 5, "public": True, "keys": ("a",)})
     grouped = GraphAccumulator()
     groups = EventGroups(grouped)
     for index in range(3):
@@ -159,7 +158,6 @@ def test_merging_samples_keeps_what_offering_them_one_by_one_keeps(
 
 def test_a_group_whose_events_differ_in_facts_gives_the_graph_of_one_by_one() -> None:
     """Facts are not part of a group's identity: 70 reads of 55 objects, in no order, make one group."""
-    import dataclasses
     import random
 
     from graphtrail.accumulate import EventGroups
@@ -171,7 +169,7 @@ def test_a_group_whose_events_differ_in_facts_gives_the_graph_of_one_by_one() ->
     for index in range(70):
         when = f"2024-03-{1 + index % 28:02d}T{index % 24:02d}:00:00Z"
         facts = {"objects": (f"key-{index % 55}",), "bytes_out": index, "public": index == 40}
-        reads.append((event._replace(event_id=f"e{index}", when=when), dataclasses.replace(effect, facts=facts)))
+        reads.append((event._replace(event_id=f"e{index}", when=when), effect._replace(facts=facts)))
     random.Random(5).shuffle(reads)
     one_by_one = GraphAccumulator()
     grouped = GraphAccumulator()

@@ -19,7 +19,6 @@ The families live in one module each: `iam`, `sts` (and sign-in), `s3`, `ec2` (a
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections import defaultdict
@@ -135,7 +134,7 @@ def resolve_action(event: Event, *, strict: bool = False) -> ActionEffect:
             raise
         log.warning("action rule for %s %s failed on event %s", rule.source, rule.name, event.event_id, exc_info=True)
         fallback = generic_effect(ctx)
-        effect = dataclasses.replace(fallback, facts={**fallback.facts, "rule_error": True})
+        effect = fallback._replace(facts={**fallback.facts, "rule_error": True})
     return _finish(_attempted_resource(ctx, effect), rule.control, event)
 
 
@@ -161,7 +160,7 @@ def _attempted_resource(ctx: Context, effect: ActionEffect) -> ActionEffect:
     if match is None or "*" in match.group(1):
         return effect
     node = ctx.arn_node(match.group(1).rstrip("."))
-    return effect if node is None else dataclasses.replace(effect, target=node)
+    return effect if node is None else effect._replace(target=node)
 
 
 def generic_effect(ctx: Context) -> ActionEffect:
@@ -217,7 +216,7 @@ def _unique_nodes(effect: ActionEffect) -> list[NodeRef]:
 def _clean_node(node: NodeRef) -> NodeRef:
     if not node.props:
         return node
-    return dataclasses.replace(node, props=_clean_facts(node.props))
+    return node._replace(props=_clean_facts(node.props))
 
 
 def _clean_facts(facts: Mapping[str, object]) -> dict[str, FactValue]:

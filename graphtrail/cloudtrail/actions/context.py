@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.actions.model import ActionEffect, FactValue, NodeRef, StructuralEdge
+from graphtrail.cloudtrail.actions.model import NO_PROPS, ActionEffect, FactValue, NodeRef, StructuralEdge
 from graphtrail.cloudtrail.event import Event, Fields
 
 _MAX_LIST = 200  # never walk more than this many items of one attacker-sized list
@@ -117,9 +116,9 @@ def resource_type_of_arn(parsed: arns.Arn) -> str:
     return f"{service}:{parsed.resource_type}"
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """One event plus what every rule needs to name nodes: partition, account and region."""
+class Context(NamedTuple):
+    """One event plus what every rule needs to name nodes: partition, account and region (a NamedTuple, as
+    the effects it builds)."""
 
     event: Event
     name: str  # the event name without an API-version suffix
@@ -210,7 +209,7 @@ class Context:
             account=owner,
             name=name or key,
             resource_type=resource_type,
-            props=dict(props or {}),
+            props=dict(props) if props else NO_PROPS,
         )
 
     def arn_node(self, text: str | None, props: Mapping[str, object] | None = None) -> NodeRef | None:
@@ -218,15 +217,15 @@ class Context:
         parsed = arns.parse_arn(text)
         if parsed is None or text is None:
             return None
-        account = parsed.account if arns.is_account_id(parsed.account) else None
+        kind = None
         if parsed.service == "iam":
             kind = {"user": "User", "role": "Role", "root": "Root"}.get(parsed.resource_type)
-            if kind:
-                return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name, props=dict(props or {}))
-        if parsed.service == "sts":
+        elif parsed.service == "sts":
             kind = {"assumed-role": "Session", "federated-user": "FederatedUser"}.get(parsed.resource_type)
-            if kind:
-                return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name, props=dict(props or {}))
+        if kind:
+            account = parsed.account if arns.is_account_id(parsed.account) else None
+            own = dict(props) if props else NO_PROPS
+            return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name, props=own)
         return self.resource(text, resource_type_of_arn(parsed), name=parsed.resource_name, props=props)
 
     def user(self, name: str | None) -> NodeRef | None:

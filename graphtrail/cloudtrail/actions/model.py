@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from graphtrail.cloudtrail.actions.context import Context
@@ -13,12 +13,16 @@ if TYPE_CHECKING:
 FactValue = int | bool | str | tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRef:
+NO_PROPS: Mapping[str, object] = {}  # shared by every NodeRef without props: never written to
+
+
+class NodeRef(NamedTuple):
     """A node an event points at or tells us about.
 
     `kind` is one of the graph contract's node kinds; Resource nodes carry `resource_type` (``s3:bucket``,
     ``ec2:security-group``…). `key` is an ARN when one exists or can be built, else the best stable id.
+    The three types here are NamedTuples rather than frozen dataclasses: an event builds several, and a
+    NamedTuple builds in half the time.
     """
 
     key: str
@@ -26,11 +30,10 @@ class NodeRef:
     account: str | None = None
     name: str | None = None
     resource_type: str | None = None
-    props: Mapping[str, object] = field(default_factory=dict)
+    props: Mapping[str, object] = NO_PROPS
 
 
-@dataclass(frozen=True, slots=True)
-class StructuralEdge:
+class StructuralEdge(NamedTuple):
     """A fact beyond the action edge, typed with one of the contract's structural edge types."""
 
     src: str
@@ -38,8 +41,7 @@ class StructuralEdge:
     dst: str
 
 
-@dataclass(frozen=True, slots=True)
-class ActionEffect:
+class ActionEffect(NamedTuple):
     """The action edge's target, its facts, and the extra nodes and structural edges the event establishes.
 
     Facts are JSON-safe and aggregate across events: ints are summed, bools OR-ed, strings and tuples are
