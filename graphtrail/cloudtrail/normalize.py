@@ -10,7 +10,16 @@ from typing import Any
 
 import orjson
 
-from graphtrail.cloudtrail.event import Event, Fields, IssuedCredential, Principal, ResourceRef, as_flag, text_field
+from graphtrail.cloudtrail.event import (
+    Event,
+    Fields,
+    IssuedCredential,
+    Principal,
+    ResourceRef,
+    as_flag,
+    text_field,
+    text_fields,
+)
 from graphtrail.cloudtrail.identity import resolve_principal
 from graphtrail.cloudtrail.redact import redacted_record
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
@@ -49,8 +58,8 @@ def normalize_record(data: dict[str, Any]) -> Event:
     except (ValueError, OverflowError, OSError, TypeError) as exc:
         raise RecordRejected("bad-eventTime", str(exc)) from None
 
-    event_type = text_field(data, "eventType")
-    category = text_field(data, "eventCategory")
+    (event_type, category, name, source, region, given_id, source_ip, error_code, error_message, recipient,
+     user_agent, shared_event_id, request_id, vpc_endpoint_id, version) = text_fields(data, _TEXT_FIELDS)  # fmt: skip
     identity = data.get("userIdentity")
     insight = data.get("insightDetails")
     if not isinstance(insight, dict):
@@ -61,13 +70,12 @@ def normalize_record(data: dict[str, Any]) -> Event:
         management = data.get("managementEvent")
         category = "Data" if management is False or str(management).lower() == "false" else "Management"
 
-    name = text_field(data, "eventName") or (text_field(insight, "eventName") if category == "Insight" else None)
+    if name is None and category == "Insight":
+        name = text_field(insight, "eventName")
     if name is None:
         raise RecordRejected("missing-eventName", "the record has no eventName")
-    source = text_field(data, "eventSource")
     if source is None:
         source = (text_field(insight, "eventSource") if category == "Insight" else None) or ""
-    region = text_field(data, "awsRegion")
 
     if category == "Insight":
         principal = _INSIGHTS
@@ -77,15 +85,14 @@ def normalize_record(data: dict[str, Any]) -> Event:
             raise RecordRejected("missing-userIdentity", "the record has no userIdentity")
         principal = _principal(identity, region, identity_json)
 
-    event_id = _event_id(data)
-    ips, service = _source_ip(text_field(data, "sourceIPAddress"))
+    event_id = _event_id(data, given_id)
+    ips, service = _source_ip(source_ip)
     access_key = text_field(identity, "accessKeyId")
     request = Fields(data.get("requestParameters"))
     response = Fields(data.get("responseElements"))
-    error_code = text_field(data, "errorCode")
     if error_code is None and name in _SIGN_IN_RESULTS and response.get(name) == "Failure":
         # Failed sign-ins carry no errorCode, only responseElements.{ConsoleLogin|CheckMfa}: "Failure".
-        error_code = text_field(data, "errorMessage") or "Failure"
+        error_code = error_message or "Failure"
     return Event(
         event_id=event_id,
         time=time,
@@ -93,22 +100,22 @@ def normalize_record(data: dict[str, Any]) -> Event:
         name=name,
         source=source,
         region=region,
-        account=text_field(data, "recipientAccountId") or principal.account,
+        account=recipient or principal.account,
         principal=principal,
         access_key_id=access_key,
         source_ip=ips[0] if ips else None,
         source_ips=ips,
         source_service=service,
-        user_agent=text_field(data, "userAgent"),
+        user_agent=user_agent,
         error_code=error_code,
-        error_message=text_field(data, "errorMessage"),
+        error_message=error_message,
         read_only=as_flag(data.get("readOnly")),
         category=category,
         event_type=event_type,
-        shared_event_id=text_field(data, "sharedEventID"),
-        request_id=text_field(data, "requestID"),
-        vpc_endpoint_id=text_field(data, "vpcEndpointId"),
-        version=text_field(data, "eventVersion"),
+        shared_event_id=shared_event_id,
+        request_id=request_id,
+        vpc_endpoint_id=vpc_endpoint_id,
+        version=version,
         resources=_resources(data.get("resources")),
         console_session=as_flag(data.get("sessionCredentialFromConsole")) is True,
         issued=_issued_credential(name, error_code, request, response, access_key, principal.key, principal.kind),
@@ -120,6 +127,11 @@ def normalize_record(data: dict[str, Any]) -> Event:
 
 
 _NOTHING: dict[str, Any] = {}
+# The top-level fields read as text, in the order normalize_record unpacks them.
+_TEXT_FIELDS = (
+    "eventType", "eventCategory", "eventName", "eventSource", "awsRegion", "eventID", "sourceIPAddress", "errorCode",
+    "errorMessage", "recipientAccountId", "userAgent", "sharedEventID", "requestID", "vpcEndpointId", "eventVersion",
+)  # fmt: skip
 _SIGN_IN_RESULTS = frozenset({"ConsoleLogin", "CheckMfa"})
 _INSIGHTS = Principal(kind="Service", key="cloudtrail.amazonaws.com", identity_type="Insight")
 
@@ -272,15 +284,14 @@ def _resources(value: Any) -> tuple[ResourceRef, ...]:
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def _event_id(data: dict[str, Any]) -> str:
-    """The key events are deduplicated on.
+def _event_id(data: dict[str, Any], given: str | None) -> str:
+    """The key events are deduplicated on, from the record's eventID (`given`, as text).
 
     CloudTrail's eventID is a GUID, and two records with the same GUID are the same event delivered twice.
     Hand-made or sanitized logs reuse ids ("1", "EXAMPLE…") for different events; keyed by id alone those
     would vanish as duplicates, so such ids get the record's content hash appended (still stable, so
     re-ingesting them still deduplicates).
     """
-    given = text_field(data, "eventID")
     if given is not None and _GUID.match(given):
         return given
     return _synthetic_id(data, given)

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod record_json;
 mod redact;
+mod texts;
 
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -11,5 +12,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(redact::redact_secrets, module)?)?;
     module.add_function(wrap_pyfunction!(redact::redact_record, module)?)?;
     module.add_function(wrap_pyfunction!(record_json::redacted_record_json, module)?)?;
+    module.add_function(wrap_pyfunction!(texts::texts, module)?)?;
     Ok(())
 }
