@@ -22,13 +22,12 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Mapping
 from functools import lru_cache
 
 from graphtrail import arn as arns
 from graphtrail.cloudtrail.actions import compute, detection, ec2, iam, rds, s3, secrets, sts
 from graphtrail.cloudtrail.actions.context import Context
-from graphtrail.cloudtrail.actions.model import ActionEffect, ActionRule, Control, FactValue, NodeRef, StructuralEdge
+from graphtrail.cloudtrail.actions.model import ActionEffect, ActionRule, Control, NodeRef, StructuralEdge
 from graphtrail.cloudtrail.event import Event
 
 __all__ = [
@@ -47,8 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_FACT_ITEMS = 20  # per tuple fact, per event; the graph builder bounds the union across events
-MAX_FACT_TEXT = 512  # characters per string fact (keys, session names… are attacker-sized)
 
 _RULES: tuple[ActionRule, ...] = (
     *iam.RULES,
@@ -160,7 +157,9 @@ def _attempted_resource(ctx: Context, effect: ActionEffect) -> ActionEffect:
     if match is None or "*" in match.group(1):
         return effect
     node = ctx.arn_node(match.group(1).rstrip("."))
-    return effect if node is None else effect._replace(target=node)
+    if node is None:
+        return effect
+    return effect._replace(target=node, nodes=tuple(other for other in effect.nodes if other.key != node.key))
 
 
 def generic_effect(ctx: Context) -> ActionEffect:
@@ -187,75 +186,12 @@ def generic_effect(ctx: Context) -> ActionEffect:
 
 
 def _finish(effect: ActionEffect, control: Control, event: Event) -> ActionEffect:
-    """Apply the rule's declared control and the failed-call rule; make facts and props JSON-safe and small."""
+    """Apply the rule's declared control and the failed-call rule (`Context.effect` made the rest JSON-safe)."""
     if control is Control.NEVER:
         traversable = False
     elif control is Control.ALWAYS:
         traversable = True
     else:
         traversable = effect.traversable
-    return ActionEffect(
-        target=_clean_node(effect.target),
-        facts=_clean_facts(effect.facts),
-        traversable=traversable and not event.failed,
-        nodes=tuple(_clean_node(node) for node in _unique_nodes(effect)),
-        structural=tuple(dict.fromkeys(effect.structural)),
-    )
-
-
-def _unique_nodes(effect: ActionEffect) -> list[NodeRef]:
-    seen = {effect.target.key}
-    unique = []
-    for node in effect.nodes:
-        if node.key not in seen:
-            seen.add(node.key)
-            unique.append(node)
-    return unique
-
-
-def _clean_node(node: NodeRef) -> NodeRef:
-    if not node.props:
-        return node
-    return node._replace(props=_clean_facts(node.props))
-
-
-def _clean_facts(facts: Mapping[str, object]) -> dict[str, FactValue]:
-    """Keep JSON-safe values only: bools, ints, short strings, short tuples of strings/ints."""
-    clean: dict[str, FactValue] = {}
-    for key, value in facts.items():
-        kept = _clean_value(value)
-        if kept is not None:
-            clean[str(key)] = kept
-    return clean
-
-
-# Numbers from a log are attacker-sized; beyond this they are noise, and sums must still fit in JSON and SQLite.
-MAX_FACT_NUMBER = 2**53
-
-
-def _clean_value(value: object) -> FactValue | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -MAX_FACT_NUMBER <= value <= MAX_FACT_NUMBER else None
-    if isinstance(value, float):
-        return int(value) if value == value and abs(value) <= MAX_FACT_NUMBER else None
-    if isinstance(value, str):
-        return value[:MAX_FACT_TEXT] if value else None
-    if isinstance(value, (tuple, list)):
-        kept: list[str | int] = []
-        for item in value:
-            if isinstance(item, bool) or item is None:
-                continue
-            if isinstance(item, int):
-                entry: str | int = item
-            elif isinstance(item, str) and item:
-                entry = item[:MAX_FACT_TEXT]
-            else:
-                continue
-            if entry not in kept:
-                kept.append(entry)
-            if len(kept) >= MAX_FACT_ITEMS:
-                break
-        return tuple(kept) if kept else None
-    return None
+    traversable = traversable and not event.failed
+    return effect if traversable == effect.traversable else effect._replace(traversable=traversable)

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from graphtrail import arn as arns
-from graphtrail.cloudtrail.actions.model import NO_PROPS, ActionEffect, FactValue, NodeRef, StructuralEdge
+from graphtrail.cloudtrail.actions.model import (
+    NO_PROPS,
+    ActionEffect,
+    FactValue,
+    NodeRef,
+    StructuralEdge,
+    clean_facts,
+    clean_node,
+)
 from graphtrail.cloudtrail.event import Event, Fields
 
 _MAX_LIST = 200  # never walk more than this many items of one attacker-sized list
@@ -92,8 +101,10 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
+@lru_cache(maxsize=1 << 14)
 def account_in(text: str | None) -> str | None:
-    """The account a principal string names: a bare 12-digit id or the account field of an ARN."""
+    """The account a principal string names: a bare 12-digit id or the account field of an ARN (memoized:
+    the same keys, buckets and principals come back event after event)."""
     if arns.is_account_id(text):
         return text
     parsed = arns.parse_arn(text)
@@ -114,6 +125,39 @@ def resource_type_of_arn(parsed: arns.Arn) -> str:
         kind = _S3_LIKE_NAMELESS.get(service)
         return f"{service}:{kind}" if kind else service
     return f"{service}:{parsed.resource_type}"
+
+
+def _other_nodes(target: str, nodes: Iterable[NodeRef | None]) -> tuple[NodeRef, ...]:
+    seen = {target}
+    unique = []
+    for node in nodes:
+        if node is not None and node.key not in seen:
+            seen.add(node.key)
+            unique.append(clean_node(node))
+    return tuple(unique)
+
+
+@lru_cache(maxsize=1 << 14)
+def _arn_node(text: str, fallback_account: str | None) -> NodeRef | None:
+    """`Context.arn_node` without props; NodeRefs are immutable, so one serves every event naming the ARN."""
+    parsed = arns.parse_arn(text)
+    if parsed is None:
+        return None
+    kind = None
+    if parsed.service == "iam":
+        kind = {"user": "User", "role": "Role", "root": "Root"}.get(parsed.resource_type)
+    elif parsed.service == "sts":
+        kind = {"assumed-role": "Session", "federated-user": "FederatedUser"}.get(parsed.resource_type)
+    if kind:
+        account = parsed.account if arns.is_account_id(parsed.account) else None
+        return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name)
+    return NodeRef(
+        key=text,
+        kind="Resource",
+        account=account_in(text) or fallback_account,
+        name=parsed.resource_name or text,
+        resource_type=resource_type_of_arn(parsed),
+    )
 
 
 class Context(NamedTuple):
@@ -176,14 +220,15 @@ class Context(NamedTuple):
         nodes: Iterable[NodeRef | None] = (),
         structural: Iterable[StructuralEdge] = (),
     ) -> ActionEffect:
-        """Assemble an effect; a missing target falls back to the event's service, empty facts are dropped."""
-        kept = {key: value for key, value in (facts or {}).items() if value not in (None, "", ())}
+        """Assemble an effect: a missing target falls back to the event's service; facts and props are made
+        JSON-safe and small (empty ones dropped); each other node is listed once, the target not again."""
+        target = self.service() if target is None else clean_node(target)
         return ActionEffect(
-            target=target or self.service(),
-            facts=kept,  # type: ignore[arg-type]
+            target=target,
+            facts=clean_facts(facts) if facts else {},
             traversable=traversable,
-            nodes=tuple(node for node in nodes if node is not None),
-            structural=tuple(structural),
+            nodes=_other_nodes(target.key, nodes) if nodes else (),
+            structural=tuple(dict.fromkeys(structural)) if structural else (),
         )
 
     # --- node builders ------------------------------------------------------------------------------------
@@ -214,19 +259,10 @@ class Context(NamedTuple):
 
     def arn_node(self, text: str | None, props: Mapping[str, object] | None = None) -> NodeRef | None:
         """Any ARN as the node of the right kind: IAM users/roles/root and STS sessions are principals."""
-        parsed = arns.parse_arn(text)
-        if parsed is None or text is None:
+        if not isinstance(text, str):
             return None
-        kind = None
-        if parsed.service == "iam":
-            kind = {"user": "User", "role": "Role", "root": "Root"}.get(parsed.resource_type)
-        elif parsed.service == "sts":
-            kind = {"assumed-role": "Session", "federated-user": "FederatedUser"}.get(parsed.resource_type)
-        if kind:
-            account = parsed.account if arns.is_account_id(parsed.account) else None
-            own = dict(props) if props else NO_PROPS
-            return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name, props=own)
-        return self.resource(text, resource_type_of_arn(parsed), name=parsed.resource_name, props=props)
+        node = _arn_node(text, self.account)
+        return node._replace(props=dict(props)) if node is not None and props else node
 
     def user(self, name: str | None) -> NodeRef | None:
         """An IAM user by name (or ARN); the caller's own ARN, which keeps its path, when it is the caller."""

@@ -45,7 +45,8 @@ class ActionEffect(NamedTuple):
     """The action edge's target, its facts, and the extra nodes and structural edges the event establishes.
 
     Facts are JSON-safe and aggregate across events: ints are summed, bools OR-ed, strings and tuples are
-    unioned into a bounded set by the graph builder.
+    unioned into a bounded set by the graph builder. Rules build effects with `Context.effect`, which
+    cleans facts and props (`clean_facts`) and lists each other node once.
     """
 
     target: NodeRef
@@ -53,6 +54,57 @@ class ActionEffect(NamedTuple):
     traversable: bool
     nodes: tuple[NodeRef, ...] = ()
     structural: tuple[StructuralEdge, ...] = ()
+
+
+MAX_FACT_ITEMS = 20  # per tuple fact, per event; the graph builder bounds the union across events
+MAX_FACT_TEXT = 512  # characters per string fact (keys, session names… are attacker-sized)
+# Numbers from a log are attacker-sized; beyond this they are noise, and sums must still fit in JSON and SQLite.
+MAX_FACT_NUMBER = 2**53
+
+
+def clean_facts(facts: Mapping[str, object]) -> dict[str, FactValue]:
+    """Keep JSON-safe values only: bools, ints, short strings, short tuples of strings/ints."""
+    clean: dict[str, FactValue] = {}
+    for key, value in facts.items():
+        kept = _clean_value(value)
+        if kept is not None:
+            clean[str(key)] = kept
+    return clean
+
+
+def clean_node(node: NodeRef) -> NodeRef:
+    """The node with JSON-safe props (`clean_facts`)."""
+    if not node.props:
+        return node
+    return node._replace(props=clean_facts(node.props))
+
+
+def _clean_value(value: object) -> FactValue | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -MAX_FACT_NUMBER <= value <= MAX_FACT_NUMBER else None
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) <= MAX_FACT_NUMBER else None
+    if isinstance(value, str):
+        return value[:MAX_FACT_TEXT] if value else None
+    if isinstance(value, (tuple, list)):
+        kept: list[str | int] = []
+        for item in value:
+            if isinstance(item, bool) or item is None:
+                continue
+            if isinstance(item, int):
+                entry: str | int = item
+            elif isinstance(item, str) and item:
+                entry = item[:MAX_FACT_TEXT]
+            else:
+                continue
+            if entry not in kept:
+                kept.append(entry)
+            if len(kept) >= MAX_FACT_ITEMS:
+                break
+        return tuple(kept) if kept else None
+    return None
 
 
 class Control(Enum):
