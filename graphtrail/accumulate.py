@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphtrail import arn as arns
 from graphtrail.cloudtrail.actions import ActionEffect, NodeRef
@@ -67,9 +67,9 @@ def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_
         into.update(kept)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """When, and how many times, something was seen: one event, or a group of alike events."""
+class Span(NamedTuple):
+    """When, and how many times, something was seen: one event, or a group of alike events (a NamedTuple:
+    one is built per event or group)."""
 
     first: str
     last: str
@@ -95,6 +95,25 @@ class _Seen:
         for when in (other.first_seen, other.last_seen):
             if when is not None:
                 self.seen(when)
+
+
+def _sample(early: list[tuple[str, str]], late: list[tuple[str, str]], when: str, event_id: str) -> None:
+    """Keep the EVENT_SAMPLE earliest and latest (time, event id) pairs offered, each list sorted."""
+    item = (when, event_id)
+    if item in early or item in late:
+        return
+    if len(early) < EVENT_SAMPLE or item < early[-1]:
+        early.append(item)
+        early.sort()
+        if len(early) > EVENT_SAMPLE:
+            item = early.pop()  # the displaced one may still be among the latest
+        else:
+            return
+    if len(late) < EVENT_SAMPLE or item > late[0]:
+        late.append(item)
+        late.sort()
+        if len(late) > EVENT_SAMPLE:
+            late.pop(0)
 
 
 @dataclass(slots=True)
@@ -149,22 +168,7 @@ class EdgeState(_Seen):
     facts: dict[str, Any] = field(default_factory=dict)
 
     def sample(self, when: str, event_id: str) -> None:
-        item = (when, event_id)
-        early, late = self.early, self.late
-        if item in early or item in late:
-            return
-        if len(early) < EVENT_SAMPLE or item < early[-1]:
-            early.append(item)
-            early.sort()
-            if len(early) > EVENT_SAMPLE:
-                item = early.pop()  # the displaced one may still be among the latest
-            else:
-                return
-        if len(late) < EVENT_SAMPLE or item > late[0]:
-            late.append(item)
-            late.sort()
-            if len(late) > EVENT_SAMPLE:
-                late.pop(0)
+        _sample(self.early, self.late, when, event_id)
 
     @property
     def event_ids(self) -> list[str]:
@@ -662,26 +666,31 @@ class FactsSeen:
 
 
 class _Group:
-    __slots__ = ("count", "effect", "event", "facts", "sample")
+    __slots__ = ("count", "early", "effect", "event", "facts", "first", "last", "late")
 
     def __init__(self, event: Event, effect: ActionEffect) -> None:
         self.event = event  # keeps the principal alive, so its id() in the group key stays unique
         self.effect = effect
         self.count = 0
-        self.sample = EdgeState(src="", type="", dst="")
+        self.first = self.last = event.when
+        self.early: list[tuple[str, str]] = []  # sampled event ids, as an edge keeps them
+        self.late: list[tuple[str, str]] = []
         self.facts: dict[tuple[Any, ...], FactsSeen] = {}
 
     def add(self, event: Event) -> None:
         self.count += 1
-        self.sample.seen(event.when)
-        self.sample.sample(event.when, event.event_id)
+        when = event.when
+        if when < self.first:
+            self.first = when
+        elif when > self.last:
+            self.last = when
+        _sample(self.early, self.late, when, event.event_id)
 
     def span(self) -> Span:
-        sample = self.sample
-        return Span(sample.first_seen or self.event.when, sample.last_seen or self.event.when, self.count)
+        return Span(self.first, self.last, self.count)
 
     def samples(self) -> list[tuple[str, str]]:
-        return [*self.sample.early, *self.sample.late]
+        return [*self.early, *self.late]
 
 
 _FACT_LIMIT = 2**62  # sums stop here rather than overflow the 64-bit integers JSON and SQLite hold
