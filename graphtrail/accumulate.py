@@ -56,9 +56,15 @@ def _by_time_then_value(item: tuple[str, str]) -> tuple[str, str]:
 
 def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_CAP) -> None:
     """What `_keep_first` of each of `other`'s values gives: the `cap` values seen earliest, kept at once."""
+    # A full bucket turns away a new value seen after all it holds (`into` only gets earlier in the loop):
+    # most merges of a full bucket (an edge's keys, when every session has its own) bring only such values.
+    latest = max(into.items(), key=_by_time_then_value) if len(into) >= cap else None
     for value, when in other.items():
         seen = into.get(value)
-        if seen is None or when < seen:
+        if seen is None:
+            if latest is None or (when, value) < (latest[1], latest[0]):
+                into[value] = when
+        elif when < seen:
             into[value] = when
     if len(into) > cap:
         # A sort, not heapq.nsmallest: a little over `cap` values, it takes a third of the time.
@@ -114,6 +120,16 @@ def _sample(early: list[tuple[str, str]], late: list[tuple[str, str]], when: str
         late.sort()
         if len(late) > EVENT_SAMPLE:
             late.pop(0)
+
+
+def _merged_samples(*lists: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What offering every item of two samples' (early, late) lists to one sample keeps, at once.
+
+    An offered item stays in `early` while it is among the EVENT_SAMPLE smallest offered, and `late` keeps the
+    largest of the others; the items a sample dropped could be neither, so the kept ones are all it takes.
+    """
+    every = sorted({item for items in lists for item in items})
+    return every[:EVENT_SAMPLE], every[EVENT_SAMPLE:][-EVENT_SAMPLE:]
 
 
 @dataclass(slots=True)
@@ -192,8 +208,8 @@ class EdgeState(_Seen):
         _merge_first(self.user_agents, other.user_agents)
         _merge_first(self.regions, other.regions)
         _merge_first(self.access_keys, other.access_keys)
-        for when, event_id in (*other.early, *other.late):
-            self.sample(when, event_id)
+        if other.early:
+            self.early, self.late = _merged_samples(self.early, self.late, other.early, other.late)
         for name, value in other.facts.items():
             mine = self.facts.get(name)
             if isinstance(value, bool):

@@ -194,3 +194,26 @@ def test_sampled_event_ids_are_the_earliest_and_latest_in_time_order(offers: lis
     every = sorted({(f"{when:02d}", event_id) for when, event_id in offers})
     kept = every if len(every) <= 2 * EVENT_SAMPLE else every[:EVENT_SAMPLE] + every[-EVENT_SAMPLE:]
     assert edge.event_ids == [event_id for _, event_id in kept]
+
+
+offers = st.lists(st.tuples(st.integers(0, 40), st.sampled_from("abcdef")), max_size=40)
+
+
+@given(offers, offers, offers)
+def test_merging_sampled_event_ids_keeps_what_offering_them_to_one_edge_keeps(
+    first: list[tuple[int, str]], second: list[tuple[int, str]], third: list[tuple[int, str]]
+) -> None:
+    from graphtrail.accumulate import EdgeState
+
+    def sampled(*parts: list[tuple[int, str]]) -> EdgeState:
+        edge = EdgeState("a", "GetObject", "b")
+        for part in parts:
+            for when, event_id in part:
+                edge.sample(f"{when:02d}", event_id)
+        return edge
+
+    merged = sampled(first)
+    merged.merge(sampled(second))
+    merged.merge(sampled(third))
+    whole = sampled(first, second, third)
+    assert (merged.early, merged.late) == (whole.early, whole.late)
