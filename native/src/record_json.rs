@@ -6,10 +6,12 @@
 //! with a lone surrogate, a tuple, nesting deeper than orjson allows) makes this give up and return None:
 //! the caller then takes orjson's path, which accepts or rejects such a record the way it always has.
 
+use std::io::Write;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::redact::{is_secret, shape_of, text_replacement, PLAIN_FIELDS, REDACTED};
+use crate::redact::{is_secret_item, text_replacement, PLAIN_FIELDS, REDACTED};
 
 /// Why the walk stopped: a value orjson's path should judge, or an error raised by Python.
 enum Stop {
@@ -71,7 +73,7 @@ impl Writer {
             self.out.push(b':');
             let start = self.out.len();
             let redact_here = redact && !(top_level && PLAIN_FIELDS.contains(&name));
-            if redact_here && is_secret(name, shape_of(&item)) {
+            if redact_here && is_secret_item(name, &item) {
                 self.string(REDACTED);
                 replacements.push((key.clone(), REDACTED.to_owned()));
             } else if let Some(replacement) = self.item(&item, redact_here)? {
@@ -137,9 +139,9 @@ impl Writer {
 
     fn integer(&mut self, value: &Bound<'_, PyAny>) -> Walk {
         if let Ok(number) = value.extract::<i64>() {
-            self.out.extend_from_slice(number.to_string().as_bytes());
+            write!(self.out, "{number}").expect("writing to a Vec");
         } else if let Ok(number) = value.extract::<u64>() {
-            self.out.extend_from_slice(number.to_string().as_bytes());
+            write!(self.out, "{number}").expect("writing to a Vec");
         } else {
             return Err(Stop::Unusual); // orjson refuses integers past 64 bits
         }
@@ -172,8 +174,9 @@ impl Writer {
         out.push(b'"');
         let bytes = text.as_bytes();
         let mut clean_from = 0;
-        let plain = plain_prefix(bytes);
-        for (at, &byte) in bytes.iter().enumerate().skip(plain) {
+        while let Some(at) = next_to_escape(bytes, clean_from) {
+            out.extend_from_slice(&bytes[clean_from..at]);
+            let byte = bytes[at];
             let escape: &[u8] = match byte {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
@@ -182,10 +185,8 @@ impl Writer {
                 b'\t' => b"\\t",
                 0x08 => b"\\b",
                 0x0c => b"\\f",
-                0x00..=0x1f => b"",
-                _ => continue,
+                _ => b"",
             };
-            out.extend_from_slice(&bytes[clean_from..at]);
             if escape.is_empty() {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
@@ -201,22 +202,26 @@ impl Writer {
     }
 }
 
-/// How many leading bytes need no escape, eight at a time: most strings need none at all.
-fn plain_prefix(bytes: &[u8]) -> usize {
+/// Where the next byte JSON must escape (a quote, a backslash, a control character) is, from `from` on,
+/// looking at eight bytes at a time: most strings have none.
+fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut at = 0;
+    let mut at = from;
     while at + 8 <= bytes.len() {
         let word = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
         let control = word.wrapping_sub(ONES * 0x20) & !word; // a byte below 0x20
         let quote = (word ^ (ONES * b'"' as u64)).wrapping_sub(ONES) & !(word ^ (ONES * b'"' as u64));
         let backslash = (word ^ (ONES * b'\\' as u64)).wrapping_sub(ONES) & !(word ^ (ONES * b'\\' as u64));
         if (control | quote | backslash) & HIGHS != 0 {
-            break;
+            break; // one of these eight is one: find it byte by byte
         }
         at += 8;
     }
-    at
+    bytes[at..]
+        .iter()
+        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        .map(|offset| at + offset)
 }
 
 /// The record, secrets redacted in place, as (JSON bytes, start, end) where start..end is the

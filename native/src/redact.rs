@@ -100,30 +100,62 @@ pub(crate) enum Shape {
 /// "password" or end in "token" are when they hold text (`masterUserPassword` is, `passwordResetRequired:
 /// false` is not).
 pub(crate) fn is_secret(key: &str, shape: Shape) -> bool {
-    if matches!(shape, Shape::Empty) {
-        return false;
+    match key_kind(key) {
+        KeyKind::Plain => false,
+        KeyKind::Secret => !matches!(shape, Shape::Empty),
+        KeyKind::SecretIfText => matches!(shape, Shape::Text),
     }
-    let lowered = lower(key);
-    if SECRET_KEYS.contains(&lowered.as_ref()) {
-        return true;
-    }
-    matches!(shape, Shape::Text)
-        && (lowered.contains("password")
-            || (lowered.ends_with("token") && !HARMLESS_TOKENS.contains(&lowered.as_ref())))
 }
 
-/// Lower-cased as Python's `str.lower` does, without a copy for the usual all-lower ASCII key.
-fn lower(text: &str) -> Cow<'_, str> {
-    if text.bytes().any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii()) {
-        Cow::Owned(text.to_lowercase())
+/// `is_secret` for a Python value, looking at the value only when the key could name a secret.
+pub(crate) fn is_secret_item(key: &str, item: &Bound<'_, PyAny>) -> bool {
+    match key_kind(key) {
+        KeyKind::Plain => false,
+        KeyKind::Secret => !matches!(shape_of(item), Shape::Empty),
+        KeyKind::SecretIfText => matches!(shape_of(item), Shape::Text),
+    }
+}
+
+/// What a key says about its value, before the value is looked at.
+pub(crate) enum KeyKind {
+    Plain,
+    Secret,
+    SecretIfText,
+}
+
+/// Compared as Python's `str.lower` would, without lower-casing a copy: most keys are camelCase ASCII, and
+/// for ASCII `lower` is ASCII's. Other keys are lower-cased first (a Kelvin sign lower-cases to a `k`).
+pub(crate) fn key_kind(key: &str) -> KeyKind {
+    if !key.is_ascii() {
+        return key_kind_lowered(&key.to_lowercase());
+    }
+    let same = |name: &&str| name.eq_ignore_ascii_case(key);
+    if SECRET_KEYS.iter().any(same) {
+        return KeyKind::Secret;
+    }
+    let bytes = key.as_bytes();
+    let holds_password = bytes.windows(8).any(|window| window.eq_ignore_ascii_case(b"password"));
+    let ends_in_token = bytes.len() >= 5 && bytes[bytes.len() - 5..].eq_ignore_ascii_case(b"token");
+    if holds_password || (ends_in_token && !HARMLESS_TOKENS.iter().any(same)) {
+        KeyKind::SecretIfText
     } else {
-        Cow::Borrowed(text)
+        KeyKind::Plain
+    }
+}
+
+fn key_kind_lowered(lowered: &str) -> KeyKind {
+    if SECRET_KEYS.contains(&lowered) {
+        KeyKind::Secret
+    } else if lowered.contains("password") || (lowered.ends_with("token") && !HARMLESS_TOKENS.contains(&lowered)) {
+        KeyKind::SecretIfText
+    } else {
+        KeyKind::Plain
     }
 }
 
 /// A cheap first look: a string that could hold a structure (JSON, `key=value`) naming a secret.
 fn may_hide_secret(text: &str) -> bool {
-    if !text.bytes().any(|byte| matches!(byte, b'{' | b'[' | b'=')) {
+    if memchr::memchr3(b'{', b'[', b'=', text.as_bytes()).is_none() {
         return false;
     }
     if text.is_ascii() {
@@ -241,7 +273,7 @@ fn redact_dict(dict: &Bound<'_, PyDict>, skip_plain: bool) -> PyResult<()> {
             if skip_plain && PLAIN_FIELDS.contains(&name.as_ref()) {
                 continue;
             }
-            if is_secret(&name, shape_of(&item)) {
+            if is_secret_item(&name, &item) {
                 replacements.push((key, REDACTED.to_owned()));
                 continue;
             }

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from graphtrail.cloudtrail.redact import REDACTED, redact_secrets
 
 
@@ -195,3 +198,17 @@ def test_records_no_parser_yields_take_orjson_path_with_its_verdict() -> None:
         deep = {"d": deep}
     with pytest.raises(orjson.JSONEncodeError):
         redacted_record({"requestParameters": deep})  # nesting orjson refuses
+
+
+_ESCAPED = st.text(
+    st.sampled_from(['"', "\\", "\x00", "\n", "\x1f", "\x7f", "é", "🦀", "a", "b", " ", "{", "="]), max_size=40
+)
+
+
+@given(st.lists(_ESCAPED, max_size=4), _ESCAPED)
+def test_one_pass_writer_escapes_any_text_as_orjson_does(texts: list[str], key: str) -> None:
+    # Escapes anywhere: the writer looks for the next one eight bytes at a time, then byte by byte.
+    from graphtrail.cloudtrail.redact import redacted_record
+
+    record = {"requestParameters": {"texts": texts, key or "k": "".join(texts)}, "userAgent": "".join(reversed(texts))}
+    assert redacted_record(record).json == _orjson_path(record)
