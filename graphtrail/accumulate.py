@@ -630,7 +630,8 @@ class EventGroups:
             key = (
                 id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
                 event.user_agent, event.region, event.error_code, event.console_session, effect.traversable,
-                _node_key(effect.target), tuple(_node_key(node) for node in effect.nodes), effect.structural,
+                _node_key(effect.target), tuple(map(_node_key, effect.nodes)) if effect.nodes else (),
+                effect.structural,
             )  # fmt: skip
             facts_key = tuple(sorted(effect.facts.items())) if effect.facts else ()
             hash(facts_key)  # here, before a group is made for the event
@@ -672,8 +673,10 @@ class EventGroups:
 
 
 def _node_key(node: NodeRef) -> tuple[Any, ...]:
-    props = tuple(sorted(node.props.items())) if node.props else ()
-    return (node.key, node.kind, node.account, node.name, node.resource_type, props)
+    """The node as a hashable value: a NodeRef is a tuple, but its props are a dict."""
+    if not node.props:
+        return node[:5]  # key, kind, account, name, resource_type
+    return (*node[:5], tuple(sorted(node.props.items())))
 
 
 @dataclass(slots=True)
