@@ -275,10 +275,13 @@ def _resources(value: Any) -> tuple[ResourceRef, ...]:
     refs = []
     for item in value:
         if isinstance(item, dict):
-            arn = text_field(item, "ARN")
+            arn, type_, account = text_fields(item, _RESOURCE_FIELDS)
             if arn:
-                refs.append(ResourceRef(arn=arn, type=text_field(item, "type"), account=text_field(item, "accountId")))
+                refs.append(ResourceRef(arn, type_, account))
     return tuple(refs)
+
+
+_RESOURCE_FIELDS = ("ARN", "type", "accountId")
 
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
