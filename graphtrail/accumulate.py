@@ -7,7 +7,9 @@ so a case built in one run equals one built incrementally from the same events.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -147,6 +149,11 @@ class NodeState(_Seen):
     last_seen: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Workers send nodes and edges by the thousand: as the constructor's arguments they unpickle in half
+        # the time of a dataclass's default state (a third, for an edge).
+        return NodeState, _node_fields(self)
+
     def merge(self, other: NodeState) -> None:
         if self.kind in _VAGUE_KINDS and other.kind not in _VAGUE_KINDS:
             self.kind = other.kind
@@ -187,6 +194,9 @@ class EdgeState(_Seen):
     early: list[tuple[str, str]] = field(default_factory=list)
     late: list[tuple[str, str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return EdgeState, _edge_fields(self)  # see NodeState.__reduce__
 
     def sample(self, when: str, event_id: str) -> None:
         _sample(self.early, self.late, when, event_id)
@@ -246,6 +256,10 @@ class EdgeState(_Seen):
                     continue
                 for item in value if isinstance(value, (tuple, list, set, frozenset)) else (value,):
                     _keep_first(bucket, str(item), when)
+
+
+_node_fields = operator.attrgetter(*(item.name for item in dataclasses.fields(NodeState)))
+_edge_fields = operator.attrgetter(*(item.name for item in dataclasses.fields(EdgeState)))
 
 
 class GraphAccumulator:

@@ -217,3 +217,18 @@ def test_merging_sampled_event_ids_keeps_what_offering_them_to_one_edge_keeps(
     merged.merge(sampled(third))
     whole = sampled(first, second, third)
     assert (merged.early, merged.late) == (whole.early, whole.late)
+
+
+def test_nodes_and_edges_cross_processes_whole() -> None:
+    import pickle
+
+    from graphtrail.accumulate import EdgeState, NodeState
+
+    graph = _accumulate(invictus_records()[:400])
+    edges = list(graph.edges.values())
+    nodes = list(graph.nodes.values())
+    assert any(edge.facts for edge in edges) and any(edge.late for edge in edges) and any(node.props for node in nodes)
+    assert pickle.loads(pickle.dumps(edges, protocol=5)) == edges
+    assert pickle.loads(pickle.dumps(nodes, protocol=5)) == nodes
+    assert isinstance(pickle.loads(pickle.dumps(edges[0])), EdgeState)
+    assert isinstance(pickle.loads(pickle.dumps(nodes[0])), NodeState)
