@@ -9,10 +9,12 @@ listing order, so the case is the same whatever the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import operator
 import os
 import signal
 import time as clock
@@ -165,9 +167,15 @@ class FileResult:
     issuances: list[Issuance] = field(default_factory=list)
     graph: GraphAccumulator | None = None  # only when read on its own (read_log_file without `into`)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FileResult, _file_result_fields(self)  # as NodeState's: a worker sends one per file
+
     @property
     def event_ids(self) -> list[str]:
         return [row[0] for row in self.rows] + [row[0] for row in self.insights]
+
+
+_file_result_fields = operator.attrgetter(*(item.name for item in dataclasses.fields(FileResult)))
 
 
 @dataclass

@@ -313,3 +313,27 @@ def test_checkpoints_are_spaced_by_what_the_last_one_cost() -> None:
     # reading, so writing graphs that grow with the run stays a tenth of it.
     assert ingest_module.next_checkpoint_interval(0.5) == ingest_module.CHECKPOINT_SECONDS == 60.0
     assert ingest_module.next_checkpoint_interval(20.0) == 180.0
+
+
+def test_a_files_result_crosses_processes_whole(tmp_path: Path) -> None:
+    import dataclasses
+    import pickle
+
+    from graphtrail.ingest import read_log_file
+    from graphtrail.sources.files import LogFile, iter_log_files
+    from graphtrail.sources.limits import ReadLimits
+
+    # An STS call (an issuance), a record without userIdentity and a line that is not JSON (problems).
+    records = load_records(STRATUS / "aws.defense-evasion.organizations-leave.json")
+    lines = [orjson.dumps(record) for record in records] + [b'{"eventTime": "2024-01-01T00:00:00Z"}', b"{not json"]
+    (tmp_path / "mixed.jsonl").write_bytes(b"\n".join(lines))
+    results = [
+        read_log_file(item, ReadLimits()) for item in iter_log_files([str(tmp_path)]) if isinstance(item, LogFile)
+    ]
+    assert len(results) == 1
+    assert results[0].issuances and results[0].problems and results[0].rows and results[0].frame
+    again = pickle.loads(pickle.dumps(results, protocol=5))
+    assert [dataclasses.replace(result, graph=None) for result in again] == [
+        dataclasses.replace(result, graph=None) for result in results
+    ]
+    assert again[0].graph.nodes == results[0].graph.nodes and again[0].graph.edges == results[0].graph.edges
