@@ -58,17 +58,17 @@ def _by_time_then_value(item: tuple[str, str]) -> tuple[str, str]:
 
 def _merge_first(into: dict[str, str], other: dict[str, str], cap: int = SAMPLE_CAP) -> None:
     """What `_keep_first` of each of `other`'s values gives: the `cap` values seen earliest, kept at once."""
-    # A full bucket turns away a new value seen after all it holds: at least `cap` values were seen before it.
+    # A full bucket turns away a new value seen later than all it holds: `cap` values were seen before it.
     # Most new values a full bucket is offered are such (an edge's keys, when every session has its own).
     full = len(into) >= cap
-    latest: tuple[str, str] | None = None
+    latest: str | None = None
     for value, when in other.items():
         seen = into.get(value)
         if seen is None:
             if full:
                 if latest is None:
-                    latest = max(into.items(), key=_by_time_then_value)
-                if (when, value) > (latest[1], latest[0]):
+                    latest = max(into.values())
+                if when > latest:
                     continue
             into[value] = when
         elif when < seen:
