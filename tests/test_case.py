@@ -39,3 +39,19 @@ def test_a_case_of_the_older_schema_is_refused_with_what_to_do(tmp_path: Path) -
         case.db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     with pytest.raises(CaseError, match=r"has case schema 1; .* ingest the logs again into a new case"):
         Case(path)
+
+
+def test_absent_event_fields_are_stored_null_and_blobs_as_blobs(northwind_case: Path) -> None:
+    """The main process binds absent text as '' (sqlite3 adapts each None it binds: slow); NULLIF stores NULL."""
+    with Case(northwind_case) as case:
+        db = case.db
+        nullable = ("region", "account", "access_key", "source_ip", "user_agent", "error_code", "shared_event_id")
+        for column in nullable:
+            assert db.execute(f"SELECT COUNT(*) FROM events WHERE {column} = ''").fetchone()[0] == 0, column
+        assert db.execute("SELECT COUNT(*) FROM events WHERE error_code IS NULL").fetchone()[0] > 5000
+        assert db.execute("SELECT COUNT(*) FROM events WHERE error_code IS NOT NULL").fetchone()[0] > 0
+        assert db.execute("SELECT COUNT(*) FROM events WHERE access_key IS NULL").fetchone()[0] > 0
+        for table, column in (("records", "frame"), ("nodes", "props"), ("edges", "props")):
+            assert {row[0] for row in db.execute(f"SELECT DISTINCT typeof({column}) FROM {table}")} == {"blob"}
+        rows = list(case.events())
+    assert any(row.error_code is None for row in rows) and all(row.error_code != "" for row in rows)
