@@ -21,7 +21,7 @@ from graphtrail.cloudtrail.actions import ActionEffect, NodeRef
 from graphtrail.cloudtrail.event import Event, Principal
 from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.ipranges import AwsIpRanges
-from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, MINTED, SESSION_OF
+from graphtrail.schema import AUTHENTICATES, FROM_IP, IN_ACCOUNT, MINTED, SESSION_OF, TRAVERSABLE_STRUCTURAL
 
 
 @lru_cache(maxsize=1)
@@ -200,6 +200,12 @@ class EdgeState(_Seen):
 
     def sample(self, when: str, event_id: str) -> None:
         _sample(self.early, self.late, when, event_id)
+
+    @property
+    def on_paths(self) -> bool:
+        """Whether an attack path may cross the edge: an action edge its rule marked (`traversable`), or a
+        key's AUTHENTICATES and a principal's MINTED, which always carry control."""
+        return self.traversable or self.type in TRAVERSABLE_STRUCTURAL
 
     @property
     def event_ids(self) -> list[str]:

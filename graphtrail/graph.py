@@ -9,7 +9,6 @@ import networkx as nx
 
 from graphtrail.case import Case
 from graphtrail.collector import fewer_collections
-from graphtrail.schema import TRAVERSABLE_STRUCTURAL
 
 
 def load_graph(case: Case) -> nx.MultiDiGraph:
@@ -49,7 +48,7 @@ def _edge_items(case: Case) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
             "errors": dict(edge.errors),
             "first_seen": edge.first_seen,
             "last_seen": edge.last_seen,
-            "traversable": edge.traversable or edge.type in TRAVERSABLE_STRUCTURAL,
+            "traversable": edge.on_paths,
             "source_ips": sorted(edge.source_ips),
             "user_agents": sorted(edge.user_agents),
             "regions": sorted(edge.regions),

@@ -232,3 +232,14 @@ def test_nodes_and_edges_cross_processes_whole() -> None:
     assert pickle.loads(pickle.dumps(nodes, protocol=5)) == nodes
     assert isinstance(pickle.loads(pickle.dumps(edges[0])), EdgeState)
     assert isinstance(pickle.loads(pickle.dumps(nodes[0])), NodeState)
+
+
+def test_paths_cross_marked_action_edges_and_a_keys_authentication_and_minting() -> None:
+    from graphtrail.accumulate import EdgeState
+
+    assert EdgeState("key", "AUTHENTICATES", "user").on_paths
+    assert EdgeState("user", "MINTED", "key").on_paths
+    assert EdgeState("user", "AssumeRole", "session", traversable=True).on_paths
+    assert not EdgeState("user", "GetObject", "bucket").on_paths
+    assert not EdgeState("session", "SESSION_OF", "role").on_paths
+    assert not EdgeState("user", "FROM_IP", "203.0.113.5").on_paths

@@ -40,7 +40,7 @@ from graphtrail.accumulate import EdgeState, NodeState
 from graphtrail.case import Case
 from graphtrail.collector import fewer_collections
 from graphtrail.graphdb.schema import KEY, SHARED_LABEL, create_schema, label, quote, relationship_type
-from graphtrail.schema import NODE_KINDS, TRAVERSABLE_STRUCTURAL, is_structural
+from graphtrail.schema import NODE_KINDS, is_structural
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def edge_row(edge: EdgeState) -> EdgeRow:
         "error_counts": [edge.errors[code] for code in sorted(edge.errors)],
         "first_seen": edge.first_seen,
         "last_seen": edge.last_seen,
-        "traversable": bool(edge.traversable or edge.type in TRAVERSABLE_STRUCTURAL),
+        "traversable": edge.on_paths,
         "source_ips": sorted(edge.source_ips),
         "user_agents": sorted(edge.user_agents),
         "regions": sorted(edge.regions),
