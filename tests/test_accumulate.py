@@ -21,6 +21,19 @@ def _accumulate(records: list[dict]) -> GraphAccumulator:
     return graph
 
 
+def _grouped(records: list[dict]) -> GraphAccumulator:
+    """The graph of `records` added through EventGroups, as a batch adds them."""
+    from graphtrail.accumulate import EventGroups
+
+    graph = GraphAccumulator()
+    groups = EventGroups(graph)
+    for record in records:
+        event = normalize_record(copy.deepcopy(record))
+        groups.add(event, resolve_action(event))
+    groups.flush()
+    return graph
+
+
 def _snapshot(graph: GraphAccumulator) -> tuple[dict, dict]:
     nodes = {key: (n.kind, n.account, n.name, n.first_seen, n.last_seen, n.props) for key, n in graph.nodes.items()}
     edges = {
@@ -66,24 +79,13 @@ def test_same_name_in_two_accounts_is_not_merged() -> None:
 
 
 def test_grouped_events_give_the_same_graph_as_one_by_one() -> None:
-    from graphtrail.accumulate import EventGroups
-
     records = invictus_records()
-    one_by_one = _accumulate(records)
-    grouped = GraphAccumulator()
-    groups = EventGroups(grouped)
-    for record in records:
-        event = normalize_record(copy.deepcopy(record))
-        groups.add(event, resolve_action(event))
-    groups.flush()
-    assert _snapshot(grouped) == _snapshot(one_by_one)
+    assert _snapshot(_grouped(records)) == _snapshot(_accumulate(records))
 
 
 def test_a_callers_groups_count_a_structural_edge_their_action_also_names_once() -> None:
     # A session reading its own role: the role's IN_ACCOUNT edge comes both from the caller (the session's
     # role) and from the action (its target). Groups of one caller add the caller's part once for all.
-    from graphtrail.accumulate import EventGroups
-
     session = next(r for r in invictus_records() if r["userIdentity"].get("type") == "AssumedRole"
                    and r["eventName"] == "DescribeInstances")  # fmt: skip
     role_arn = session["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
@@ -96,14 +98,8 @@ def test_a_callers_groups_count_a_structural_edge_their_action_also_names_once()
             record.update(eventSource="iam.amazonaws.com", eventName="DetachRolePolicy",
                           requestParameters={"roleName": role_arn.rsplit("/", 1)[-1]})  # fmt: skip
         reads.append(record)
-    one_by_one = _accumulate(reads)
-    grouped = GraphAccumulator()
-    groups = EventGroups(grouped)
-    for record in reads:
-        event = normalize_record(copy.deepcopy(record))
-        groups.add(event, resolve_action(event))
-    groups.flush()
-    assert _snapshot(grouped) == _snapshot(one_by_one)
+    grouped = _grouped(reads)
+    assert _snapshot(grouped) == _snapshot(_accumulate(reads))
     account = session["recipientAccountId"]
     assert (session["userIdentity"]["arn"], "DetachRolePolicy", role_arn) in grouped.edges
     assert grouped.edges[(role_arn, "IN_ACCOUNT", account)].count == 5
