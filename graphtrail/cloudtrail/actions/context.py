@@ -151,13 +151,21 @@ def _arn_node(text: str, fallback_account: str | None) -> NodeRef | None:
     if kind:
         account = parsed.account if arns.is_account_id(parsed.account) else None
         return NodeRef(key=text, kind=kind, account=account, name=parsed.resource_name)
-    return NodeRef(
-        key=text,
-        kind="Resource",
-        account=account_in(text) or fallback_account,
-        name=parsed.resource_name or text,
-        resource_type=resource_type_of_arn(parsed),
-    )
+    return _resource_node(text, resource_type_of_arn(parsed), parsed.resource_name, None, fallback_account)
+
+
+def _resource_node(
+    key: str,
+    resource_type: str,
+    name: str | None,
+    account: str | None,
+    fallback_account: str | None,
+    props: Mapping[str, object] | None = None,
+) -> NodeRef:
+    """A Resource node; its owner is `account`, else the account its key names, else `fallback_account`."""
+    owner = account if account is not None else (account_in(key) or fallback_account)
+    own_props = dict(props) if props else NO_PROPS
+    return NodeRef(key, "Resource", owner, name or key, resource_type, own_props)
 
 
 class Context(NamedTuple):
@@ -247,15 +255,7 @@ class Context(NamedTuple):
         account: str | None = None,
         props: Mapping[str, object] | None = None,
     ) -> NodeRef:
-        owner = account if account is not None else (account_in(key) or self.account)
-        return NodeRef(
-            key=key,
-            kind="Resource",
-            account=owner,
-            name=name or key,
-            resource_type=resource_type,
-            props=dict(props) if props else NO_PROPS,
-        )
+        return _resource_node(key, resource_type, name, account, self.account, props)
 
     def arn_node(self, text: str | None, props: Mapping[str, object] | None = None) -> NodeRef | None:
         """Any ARN as the node of the right kind: IAM users/roles/root and STS sessions are principals."""
