@@ -643,30 +643,32 @@ class EventGroups:
         self._groups: dict[tuple[Any, ...], _Group] = {}
 
     def add(self, event: Event, effect: ActionEffect) -> None:
-        if event.issued is not None:
-            self.graph.add_event(event, effect)  # every issued key is a node of its own
-            return
+        key = group_key(event, effect)
         try:
-            key = (
-                id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
-                event.user_agent, event.region, event.error_code, event.console_session, effect.traversable,
-                _node_key(effect.target), tuple(map(_node_key, effect.nodes)) if effect.nodes else (),
-                effect.structural,
-            )  # fmt: skip
-            facts_key = tuple(sorted(effect.facts.items())) if effect.facts else ()
-            hash(facts_key)  # here, before a group is made for the event
-            group = self._groups.get(key)
+            group = None if key is None else self._groups.get(key.group)
         except TypeError:  # a value that cannot be hashed: nothing to group it with
+            key = None
+        if key is None:
             self.graph.add_event(event, effect)
-            return
-        if group is None:
-            group = self._groups[key] = _Group(event, effect)
-        group.add(event)
-        seen = group.facts.get(facts_key)
-        if seen is None:
-            group.facts[facts_key] = FactsSeen(effect.facts, event.when, 1)
         else:
-            seen.add(event.when)
+            self._join(group, key, event, effect, event.when, event.event_id)
+
+    def add_keyed(self, key: GroupKey, event: Event, effect: ActionEffect, when: str, event_id: str) -> None:
+        """Add an event whose group is known: a recurring record's copy (`graphtrail.recurring`) comes with
+        the record it copies (`event`, `effect` and their hashable `key`) and its own time and id."""
+        self._join(self._groups.get(key.group), key, event, effect, when, event_id)
+
+    def _join(
+        self, group: _Group | None, key: GroupKey, event: Event, effect: ActionEffect, when: str, event_id: str
+    ) -> None:
+        if group is None:
+            group = self._groups[key.group] = _Group(event, effect, when)
+        group.add(when, event_id)
+        seen = group.facts.get(key.facts)
+        if seen is None:
+            group.facts[key.facts] = FactsSeen(effect.facts, when, 1)
+        else:
+            seen.add(when)
 
     def flush(self) -> None:
         # Groups of one caller differ in their action only: the caller's part is added once for all of them
@@ -690,6 +692,31 @@ class EventGroups:
             for group, span in zip(groups, spans, strict=True):
                 graph.add_action(group.event, group.effect, span, group.samples(), group.facts.values(), counted)
         self._groups.clear()
+
+
+class GroupKey(NamedTuple):
+    """Which group an event joins (`group`), and which of the group's distinct sets of facts it brings."""
+
+    group: tuple[Any, ...]
+    facts: tuple[Any, ...]
+
+
+def group_key(event: Event, effect: ActionEffect) -> GroupKey | None:
+    """The event's group in `EventGroups`, or None for an event added on its own: one that issues a key, or
+    whose facts cannot be hashed. (The group itself is hashed when it is looked up; see `EventGroups.add`.)"""
+    if event.issued is not None:
+        return None  # every issued key is a node of its own
+    try:
+        facts = tuple(sorted(effect.facts.items())) if effect.facts else ()
+        hash(facts)
+    except TypeError:
+        return None
+    group = (
+        id(event.principal), event.name, event.access_key_id, event.source_ips, event.source_service,
+        event.user_agent, event.region, event.error_code, event.console_session, effect.traversable,
+        _node_key(effect.target), tuple(map(_node_key, effect.nodes)) if effect.nodes else (), effect.structural,
+    )  # fmt: skip
+    return GroupKey(group, facts)
 
 
 def _node_key(node: NodeRef) -> tuple[Any, ...]:
@@ -716,23 +743,22 @@ class FactsSeen:
 class _Group:
     __slots__ = ("count", "early", "effect", "event", "facts", "first", "last", "late")
 
-    def __init__(self, event: Event, effect: ActionEffect) -> None:
+    def __init__(self, event: Event, effect: ActionEffect, when: str) -> None:
         self.event = event  # keeps the principal alive, so its id() in the group key stays unique
         self.effect = effect
         self.count = 0
-        self.first = self.last = event.when
+        self.first = self.last = when
         self.early: list[tuple[str, str]] = []  # sampled event ids, as an edge keeps them
         self.late: list[tuple[str, str]] = []
         self.facts: dict[tuple[Any, ...], FactsSeen] = {}
 
-    def add(self, event: Event) -> None:
+    def add(self, when: str, event_id: str) -> None:
         self.count += 1
-        when = event.when
         if when < self.first:
             self.first = when
         elif when > self.last:
             self.last = when
-        _sample(self.early, self.late, when, event.event_id)
+        _sample(self.early, self.late, when, event_id)
 
     def span(self) -> Span:
         return Span(self.first, self.last, self.count)

@@ -28,14 +28,16 @@ from typing import Any, BinaryIO
 from graphtrail.accumulate import EdgeState, EventGroups, GraphAccumulator
 from graphtrail.case import Case, StoredFile, pack_records
 from graphtrail.cloudtrail.actions import resolve_action
+from graphtrail.cloudtrail.event import Event
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.collector import fewer_collections
 from graphtrail.errors import GraphtrailError, RecordRejected
 from graphtrail.lineage import Issuance, KeyLineage, KeyUse, resolve_lineage
+from graphtrail.recurring import MEMO_BYTES, RecurringRecords, reading_of
 from graphtrail.schema import MINTED
 from graphtrail.sources import LogFile, ReadLimits, iter_log_files, read_records
-from graphtrail.sources.records import Notice, RawRecord, Rejected, SkippedFile
+from graphtrail.sources.records import Notice, RawRecord, RecurringRecord, Rejected, SkippedFile
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,12 @@ def plan_batches(files: Sequence[LogFile]) -> list[range]:
 
 
 def read_log_batch(
-    log_files: Sequence[LogFile], limits: ReadLimits, *, known: Collection[str] = (), exclude: Collection[str] = ()
+    log_files: Sequence[LogFile],
+    limits: ReadLimits,
+    *,
+    known: Collection[str] = (),
+    exclude: Collection[str] = (),
+    recurring: RecurringRecords | None = None,
 ) -> BatchResult:
     """Read a few files into one aggregate. Pure: no case, no globals; safe in a worker process.
 
@@ -219,7 +226,7 @@ def read_log_batch(
     graph = GraphAccumulator()
     groups = EventGroups(graph)
     seen: set[str] = set()
-    files = [read_log_file(log_file, limits, known=known, exclude=exclude, into=groups, seen=seen)
+    files = [read_log_file(log_file, limits, known=known, exclude=exclude, into=groups, seen=seen, recurring=recurring)
              for log_file in log_files]  # fmt: skip
     groups.flush()
     return BatchResult(files, graph)
@@ -233,13 +240,15 @@ def read_log_file(
     exclude: Collection[str] = (),
     into: EventGroups | None = None,
     seen: set[str] | None = None,
+    recurring: RecurringRecords | None = None,
 ) -> FileResult:
     """Read, normalize and aggregate one file. Pure: no case, no globals; safe in a worker process.
 
     `known` holds content hashes already in the case (the file is then not parsed); `exclude` holds event
     ids the case already has (they count as duplicates and stay out of the aggregate). Given `into` (and
     `seen`, the event ids already added to it), the file's events join that batch's aggregate; otherwise
-    the result carries a graph of its own.
+    the result carries a graph of its own. `recurring`, a worker's memo of records, changes nothing in the
+    result, only its cost (`graphtrail.recurring`).
     """
     result = FileResult(source=log_file.source)
     try:
@@ -261,8 +270,22 @@ def read_log_file(
         seen = set()
     shapes = result.shapes
     records: list[bytes] = []  # the redacted JSON of the events kept, stored as the file's frame
-    for item in read_records(log_file.source, data, limits):
-        if isinstance(item, RawRecord):
+    for item in read_records(log_file.source, data, limits, recurring):
+        if type(item) is RecurringRecord:  # a copy of an earlier record but for its ids and time
+            result.records += 1
+            shapes["records"] = shapes.get("records", 0) + 1
+            event_id = item.event_id
+            if event_id in seen or event_id in exclude:
+                result.duplicates += 1
+                continue
+            seen.add(event_id)
+            reading = item.reading
+            line = len(records)
+            records.append(item.record_json)
+            groups.add_keyed(reading.group, reading.event, reading.effect, item.when, event_id)
+            result.rows.append((event_id, item.when, *reading.row_head, item.shared_event_id,
+                                reading.effect.target.key, None, line))  # fmt: skip
+        elif isinstance(item, RawRecord):
             result.records += 1
             shapes[item.shape] = shapes.get(item.shape, 0) + 1
             try:
@@ -288,15 +311,11 @@ def read_log_file(
             issuance = Issuance.from_event(event)
             if issuance is not None:
                 result.issuances.append(issuance)
-            principal = event.principal
-            result.rows.append(
-                (
-                    event.event_id, event.when, event.name, event.source, event.region, event.account,
-                    principal.key, principal.kind, event.access_key_id, event.source_ip or event.source_service,
-                    event.user_agent, event.error_code, event.category, event.shared_event_id, effect.target.key,
-                    None, line,
-                )
-            )  # fmt: skip
+            row_head = _row_head(event)
+            result.rows.append((event.event_id, event.when, *row_head, event.shared_event_id, effect.target.key,
+                                None, line))  # fmt: skip
+            if item.recurrence >= 0 and recurring is not None:  # seen before: its copies may share its reading
+                recurring.learn(item.recurrence, reading_of(event, effect, row_head), event.record_json)
         elif isinstance(item, Rejected):
             origin = item.origin
             if item.whole_file:
@@ -320,6 +339,14 @@ def read_log_file(
     return result
 
 
+def _row_head(event: Event) -> tuple[Any, ...]:
+    """An event's case row (`EventRow`) from `name` to `category`: what copies of its record share."""
+    principal = event.principal
+    return (event.name, event.source, event.region, event.account, principal.key, principal.kind,
+            event.access_key_id, event.source_ip or event.source_service, event.user_agent, event.error_code,
+            event.category)  # fmt: skip
+
+
 def _tally(counts: dict[str, int], reason: str) -> None:
     counts[reason] = counts.get(reason, 0) + 1
 
@@ -337,13 +364,16 @@ def _work_loop(tasks: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _WORK is not None
     files, batches, limits, known = _WORK
+    recurring = RecurringRecords(MEMO_BYTES)
     while (task := tasks.get()) is not None:
         task_id, numbers, exclude = task
         try:
             if numbers is None:
-                result = read_log_batch([files[number] for number in batches[task_id]], limits, known=known)
+                batch = [files[number] for number in batches[task_id]]
+                result = read_log_batch(batch, limits, known=known, recurring=recurring)
             else:
-                result = read_log_batch([files[number] for number in numbers], limits, exclude=exclude)
+                batch = [files[number] for number in numbers]
+                result = read_log_batch(batch, limits, exclude=exclude, recurring=recurring)
             results.put((task_id, result, None))
         except BaseException as exc:  # reported to the main process, which stops the run
             results.put((task_id, None, f"{type(exc).__name__}: {exc}"))
@@ -704,7 +734,11 @@ def ingest_log_files(
                 run.read_again = pool.read_again
                 results: Iterable[BatchResult] = pool.results(len(batches), ahead=2 * workers)
             else:
-                results = (read_log_batch([files[i] for i in batch], limits, known=known) for batch in batches)
+                recurring = RecurringRecords(MEMO_BYTES)
+                results = (
+                    read_log_batch([files[i] for i in batch], limits, known=known, recurring=recurring)
+                    for batch in batches
+                )
             if hooks.started is not None:
                 hooks.started()
             for batch, result in zip(batches, results, strict=True):

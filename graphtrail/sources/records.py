@@ -23,6 +23,21 @@ class RawRecord(NamedTuple):
     data: dict[str, Any]
     origin: RecordOrigin
     shape: str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
+    recurrence: int = -1  # >= 0: seen before, and the token to hand its reading over with (graphtrail.recurring)
+
+
+class RecurringRecord(NamedTuple):
+    """A record of a `{"Records": [...]}` file equal to an earlier one but for its ids and time.
+
+    It comes with the earlier record's reading (a `graphtrail.recurring.Reading`), never as a dict: that is
+    what makes it cheap. Only readers given a `RecurringRecords` memo yield these.
+    """
+
+    reading: Any
+    event_id: str
+    when: str  # eventTime, in CloudTrail's own form (the case's)
+    shared_event_id: str | None
+    record_json: bytes  # the stored record: the earlier one's with this one's ids and time
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +67,4 @@ class Notice:
     detail: str = ""
 
 
-SourceItem = RawRecord | Rejected | SkippedFile | Notice
+SourceItem = RawRecord | RecurringRecord | Rejected | SkippedFile | Notice

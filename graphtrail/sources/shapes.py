@@ -8,7 +8,8 @@ with a reason code and a position, never the record's content (records hold secr
 
 The common case (a `.json.gz` from S3, or JSON lines) runs at gzip + orjson speed: one parse, one pass over
 the records, no copies of the decompressed bytes. The slower stdlib parser is used only to salvage records
-from a document orjson rejected.
+from a document orjson rejected. Given a memo of recurring records (ingest's workers), a `{"Records": [...]}`
+document is split by it instead, and a record it knows comes as a `RecurringRecord` (`graphtrail.recurring`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ from typing import Any, Final
 
 import orjson
 
+from graphtrail._native import RecurringRecords
 from graphtrail.sources.decompress import GZIP_MAGIC, detect_compression, gunzip, is_tar, is_zip
 from graphtrail.sources.lake import merge_lake_row
 from graphtrail.sources.limits import DEFAULT_LIMITS, ReadLimits
-from graphtrail.sources.records import Notice, RawRecord, RecordOrigin, Rejected, SkippedFile, SourceItem
+from graphtrail.sources.records import (
+    Notice,
+    RawRecord,
+    RecordOrigin,
+    RecurringRecord,
+    Rejected,
+    SkippedFile,
+    SourceItem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +89,18 @@ def _reject_constant(name: str) -> Any:
 _STDLIB_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def read_records(log_file_source: str, data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[SourceItem]:
+def read_records(
+    log_file_source: str,
+    data: bytes,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    recurring: RecurringRecords | None = None,
+) -> Iterator[SourceItem]:
     """Yield every record in `data` (the raw bytes of `log_file_source`), plus rejects, skips and notices.
 
+    With `recurring`, records of a `{"Records": [...]}` file that it knows come as `RecurringRecord`s.
     Never raises: an unexpected failure is yielded as a `Rejected` with reason `reader-error`.
     """
-    return _guarded(_FileReader(log_file_source, limits), data)
+    return _guarded(_FileReader(log_file_source, limits, recurring), data)
 
 
 def _guarded(reader: _FileReader, data: bytes) -> Iterator[SourceItem]:
@@ -105,11 +121,12 @@ def _guarded(reader: _FileReader, data: bytes) -> Iterator[SourceItem]:
 class _FileReader:
     """The state of reading one file: its name, limits, the running record index and one-time notices."""
 
-    __slots__ = ("big", "index", "limits", "repaired", "source")
+    __slots__ = ("big", "index", "limits", "recurring", "repaired", "source")
 
-    def __init__(self, source: str, limits: ReadLimits) -> None:
+    def __init__(self, source: str, limits: ReadLimits, recurring: RecurringRecords | None = None) -> None:
         self.source = source
         self.limits = limits
+        self.recurring = recurring
         self.index = 0  # records and per-record rejects yielded so far
         self.big = False  # the value being unwrapped is larger than one record may be: measure each record
         self.repaired = False  # the not-utf8-repaired notice was yielded
@@ -193,6 +210,10 @@ class _FileReader:
     # --- layout: one document, JSON lines, or a stream of values -------------------------------------------
 
     def _parse(self, content: bytes, cut: tuple[str, str] | None) -> Iterator[SourceItem]:
+        if self.recurring is not None and cut is None and len(content) <= self.limits.max_record_bytes:
+            split = self._split_records(self.recurring, content)
+            if split is not None:
+                return split
         try:
             document = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
@@ -213,6 +234,31 @@ class _FileReader:
         return itertools.chain(
             items, self._cut_tail(cut, "the decoded part is a complete JSON document; any later part is lost")
         )
+
+    def _split_records(self, recurring: RecurringRecords, content: bytes) -> Iterator[SourceItem] | None:
+        """A `{"Records": [...]}` document split by the memo: what `_records` would yield, but records the
+        memo knows come as `RecurringRecord`s. None when the content is anything else, or a record does not
+        parse: the document is then read the usual way, as a whole, and judged as it always was.
+        """
+        split = recurring.split(content)
+        if split is None:
+            return None
+        source = self.source
+        index = self.index
+        loads = orjson.loads
+        items: list[SourceItem] = []
+        for entry in split:
+            if len(entry) == 2:
+                raw, token = entry
+                try:
+                    items.append(RawRecord(loads(raw), RecordOrigin(source, index), "records", token))
+                except orjson.JSONDecodeError:
+                    return None
+            else:
+                items.append(RecurringRecord(*entry))
+            index += 1
+        self.index = index
+        return iter(items)
 
     def _parse_failed(
         self, content: bytes, error: orjson.JSONDecodeError, cut: tuple[str, str] | None

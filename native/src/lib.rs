@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod record_json;
+mod recurring;
 mod redact;
 mod texts;
 
@@ -13,5 +14,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(redact::redact_record, module)?)?;
     module.add_function(wrap_pyfunction!(record_json::redacted_record_json, module)?)?;
     module.add_function(wrap_pyfunction!(texts::texts, module)?)?;
+    module.add_class::<recurring::RecurringRecords>()?;
     Ok(())
 }
