@@ -45,6 +45,10 @@ def _keep_first(bucket: dict[str, str], value: str, when: str, cap: int = SAMPLE
             bucket[value] = when
         return
     if len(bucket) >= cap:
+        # A value seen later than all a full bucket holds is turned away without finding which is latest
+        # (events come roughly in time order: most values a full bucket is offered are such).
+        if when > max(bucket.values()):
+            return
         latest = max(bucket.items(), key=_by_time_then_value)
         if (when, value) > (latest[1], latest[0]):
             return

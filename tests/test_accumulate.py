@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -150,6 +151,23 @@ def test_merging_samples_keeps_what_offering_them_one_by_one_keeps(
     merged = offered(left)
     _merge_first(merged, offered(right), cap=4)
     assert merged == offered(left + right)
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 9)), max_size=40), st.randoms())
+def test_a_full_sample_keeps_the_values_seen_earliest_whatever_their_order(
+    pairs: list[tuple[str, int]], rng: Any
+) -> None:
+    earliest: dict[str, str] = {}
+    for value, when in pairs:
+        earliest[value] = min(earliest.get(value, "99"), f"{when:02d}")
+    expected = dict(sorted(earliest.items(), key=lambda item: (item[1], item[0]))[:4])
+    shuffled = list(pairs)
+    rng.shuffle(shuffled)
+    for order in (pairs, shuffled):
+        bucket: dict[str, str] = {}
+        for value, when in order:
+            _keep_first(bucket, value, f"{when:02d}", cap=4)
+        assert bucket == expected
 
 
 def test_a_group_whose_events_differ_in_facts_gives_the_graph_of_one_by_one() -> None:
