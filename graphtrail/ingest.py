@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from graphtrail.accumulate import EdgeState, EventGroups, GraphAccumulator
 from graphtrail.case import Case, StoredFile, pack_records
-from graphtrail.cloudtrail.actions import resolve_action
+from graphtrail.cloudtrail.actions import ActionEffect, resolve_action
 from graphtrail.cloudtrail.event import Event
 from graphtrail.cloudtrail.normalize import normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
@@ -283,8 +283,9 @@ def read_log_file(
             line = len(records)
             records.append(item.record_json)
             groups.add_keyed(reading.group, reading.event, reading.effect, item.when, event_id)
-            result.rows.append((event_id, item.when, *reading.row_head, item.shared_event_id,
-                                reading.effect.target.key, None, line))  # fmt: skip
+            result.rows.append(
+                _event_row(event_id, item.when, reading.row_head, item.shared_event_id, reading.effect, line)
+            )
         elif isinstance(item, RawRecord):
             result.records += 1
             shapes[item.shape] = shapes.get(item.shape, 0) + 1
@@ -312,8 +313,7 @@ def read_log_file(
             if issuance is not None:
                 result.issuances.append(issuance)
             row_head = _row_head(event)
-            result.rows.append((event.event_id, event.when, *row_head, event.shared_event_id, effect.target.key,
-                                None, line))  # fmt: skip
+            result.rows.append(_event_row(event.event_id, event.when, row_head, event.shared_event_id, effect, line))
             if item.recurrence >= 0 and recurring is not None:  # seen before: its copies may share its reading
                 recurring.learn(item.recurrence, reading_of(event, effect, row_head), event.record_json)
         elif isinstance(item, Rejected):
@@ -337,6 +337,13 @@ def read_log_file(
     if into is None:
         groups.flush()
     return result
+
+
+def _event_row(
+    event_id: str, when: str, head: tuple[Any, ...], shared_event_id: str | None, effect: ActionEffect, line: int
+) -> tuple[Any, ...]:
+    """An event's case row: `EventRow`'s fields, file_id left None (the main process knows it)."""
+    return (event_id, when, *head, shared_event_id, effect.target.key, None, line)
 
 
 def _row_head(event: Event) -> tuple[Any, ...]:

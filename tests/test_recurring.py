@@ -153,6 +153,30 @@ def test_memo_over_its_budget_forgets_and_keeps_answering() -> None:
             assert len(split) == 1 and isinstance(split[0][0], bytes)
 
 
+def test_memo_rests_while_too_few_records_recur_then_tries_again() -> None:
+    memo = RecurringRecords(1 << 20)
+    distinct = iter(range(1 << 20))
+
+    def new_records() -> bytes:  # 256 records none of which recurs (each has a user agent of its own)
+        return _document(*(_copy(DESCRIBE, 0, userAgent=f"agent {next(distinct)}") for _ in range(256)))
+
+    answers = [memo.split(new_records()) for _ in range(400)]
+    resting = [index for index, answer in enumerate(answers) if answer is None]
+    assert resting, "the memo never rested"
+    later = answers[resting[0] :]
+    assert all(answer is not None for answer in answers[: resting[0]])  # it split until it rested,
+    assert any(answer is not None for answer in later)  # tries again after a while,
+    assert len(resting) > len(later) / 2  # and rests most of the time
+
+
+def test_memo_does_not_rest_while_records_recur() -> None:
+    memo = RecurringRecords(1 << 20)
+    _learned(memo, DESCRIBE)
+    for round_ in range(100):
+        split = memo.split(_document(*(_copy(DESCRIBE, 256 * round_ + number) for number in range(256))))
+        assert split is not None and all(len(item) == 5 for item in split)
+
+
 def test_reading_of_a_routine_call_is_shared_by_its_copies() -> None:
     event = normalize_record(_copy(DESCRIBE, 1))
     effect = resolve_action(event)

@@ -23,13 +23,14 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 /// eventID, eventTime, requestID and sharedEventID.
 const EVENT_ID: usize = 0;
 const EVENT_TIME: usize = 1;
+const REQUEST_ID: usize = 2;
 const SHARED_EVENT_ID: usize = 3;
 
 fn varying_field(key: &[u8]) -> Option<usize> {
     match key {
         b"eventID" => Some(EVENT_ID),
         b"eventTime" => Some(EVENT_TIME),
-        b"requestID" => Some(2),
+        b"requestID" => Some(REQUEST_ID),
         b"sharedEventID" => Some(SHARED_EVENT_ID),
         _ => None,
     }
@@ -81,7 +82,7 @@ struct Window {
     records: usize,
     readings: usize,
     bytes: usize,
-    warm: bool, // the memo has filled once: the first window, which starts empty, is not judged
+    warm: bool, // past the first window, which starts from an empty memo and is not judged
 }
 
 #[pymethods]
@@ -334,7 +335,8 @@ fn is_guid(text: &[u8]) -> bool {
         })
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` naming a real instant: what `normalize._event_time` keeps as it is.
+/// `YYYY-MM-DDTHH:MM:SSZ` naming a real instant: what `normalize._event_time` keeps as it is (any other
+/// text is parsed there, or rejected).
 fn is_canonical_time(text: &[u8]) -> bool {
     if text.len() != 20 {
         return false;
