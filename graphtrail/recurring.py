@@ -23,6 +23,7 @@ from graphtrail._native import RecurringRecords
 from graphtrail.accumulate import GroupKey, group_key
 from graphtrail.cloudtrail.actions import ActionEffect, resolve_action
 from graphtrail.cloudtrail.event import Event
+from graphtrail.cloudtrail.timeparse import format_time
 
 __all__ = ["MEMO_BYTES", "Reading", "RecurringRecords", "reading_of"]
 
@@ -39,14 +40,27 @@ class Reading(NamedTuple):
     row_head: tuple[Any, ...]  # the event's case row from `name` to `category` (see ingest)
 
 
-# Another event's ids and time, to see whether the effect depends on them.
-_PROBE = {
-    "event_id": "00000000-0000-4000-8000-000000000000",
-    "time": datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC),
-    "when": "2001-02-03T04:05:06Z",
-    "request_id": "graphtrail-probe",
-    "shared_event_id": "00000000-0000-4000-8000-000000000001",
-}
+# Other ids and times, to see whether an effect depends on the event's own: two of each, so that one
+# always differs from the event's (a log may hold anything, these values too).
+_OTHER_IDS = ("00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000001")
+_OTHER_TIMES = (datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2002, 3, 4, 5, 6, 7, tzinfo=UTC))
+_OTHER_REQUESTS = ("graphtrail-probe-0", "graphtrail-probe-1")
+
+
+def _other(value: Any, choices: tuple[Any, Any]) -> Any:
+    return choices[0] if value != choices[0] else choices[1]
+
+
+def _probe(event: Event) -> Event:
+    """The event with other ids and time than its own."""
+    time = _other(event.time, _OTHER_TIMES)
+    return event._replace(
+        event_id=_other(event.event_id, _OTHER_IDS),
+        time=time,
+        when=format_time(time),
+        request_id=_other(event.request_id, _OTHER_REQUESTS),
+        shared_event_id=_other(event.shared_event_id, _OTHER_IDS),
+    )
 
 
 def reading_of(event: Event, effect: ActionEffect, row_head: tuple[Any, ...]) -> Reading | None:
@@ -60,6 +74,6 @@ def reading_of(event: Event, effect: ActionEffect, row_head: tuple[Any, ...]) ->
         hash(group)
     except TypeError:
         return None
-    if resolve_action(event._replace(**_PROBE)) != effect:
+    if resolve_action(_probe(event)) != effect:
         return None
     return Reading(event, effect, group, row_head)

@@ -201,6 +201,15 @@ def test_reading_is_refused_when_copies_could_mean_something_else(record: dict[s
     assert reading_of(event, effect, ()) is None
 
 
+@pytest.mark.parametrize("number", [0, 1])
+def test_reading_is_refused_even_when_the_event_has_the_probes_ids(number: int) -> None:
+    """Found by the property test: an event whose id was the probe's own passed the probe."""
+    record = _copy(CREATE_ACCESS_KEY, number, sharedEventID=f"00000000-0000-4000-8000-00000000000{number}")
+    record["requestID"] = f"graphtrail-probe-{number}"
+    event = normalize_record(record)
+    assert reading_of(event, resolve_action(event), ()) is None
+
+
 # --- the memo changes nothing that ingest keeps ----------------------------------------------------------
 
 _TIMES = st.sampled_from(["canonical", "canonical", "canonical", "millis", "no such day"])
@@ -244,7 +253,7 @@ def _log_file_list(folder: Path, files: list[list[dict[str, Any]]], name: str) -
     return [item for item in iter_log_files([str(folder)], limits=LIMITS) if isinstance(item, LogFile)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=_log_files(), second=_log_files())
 def test_memo_changes_nothing_ingest_keeps(
     tmp_path_factory: pytest.TempPathFactory, first: list[list[dict[str, Any]]], second: list[list[dict[str, Any]]]
