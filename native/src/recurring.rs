@@ -245,9 +245,13 @@ fn hit<'py>(
     let mut at = 0;
     for &((start, end), field) in &stencil.spans {
         json.extend_from_slice(&stencil.json[at..start]);
-        // The masked records are equal, so this record has each field the stencil has.
-        let (value_start, value_end) = values[field].unwrap_or((start, end));
-        json.extend_from_slice(&content[value_start..value_end]);
+        // The masked records are equal, so this record has each field the stencil has; were one missing,
+        // the earlier record's value would stay, never bytes from elsewhere in this file.
+        let value = match values[field] {
+            Some((value_start, value_end)) => &content[value_start..value_end],
+            None => &stencil.json[start..end],
+        };
+        json.extend_from_slice(value);
         at = end;
     }
     json.extend_from_slice(&stencil.json[at..]);
