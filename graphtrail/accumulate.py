@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import operator
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -133,8 +133,8 @@ def _sample(early: list[tuple[str, str]], late: list[tuple[str, str]], when: str
             late.pop(0)
 
 
-def _merged_samples(*lists: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """What offering every item of two samples' (early, late) lists to one sample keeps, at once.
+def _merged_samples(*lists: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What offering every item of `lists` (ids, or samples' early and late lists) to one sample keeps, at once.
 
     An offered item stays in `early` while it is among the EVENT_SAMPLE smallest offered, and `late` keeps the
     largest of the others; the items a sample dropped could be neither, so the kept ones are all it takes.
@@ -205,6 +205,14 @@ class EdgeState(_Seen):
     def sample(self, when: str, event_id: str) -> None:
         _sample(self.early, self.late, when, event_id)
 
+    def sample_all(self, offered: Sequence[tuple[str, str]]) -> None:
+        """`sample` each of `offered`; past about three, one sort is faster (4 µs against 1.3 each)."""
+        if len(offered) > 3:
+            self.early, self.late = _merged_samples(self.early, self.late, offered)
+        else:
+            for when, event_id in offered:
+                _sample(self.early, self.late, when, event_id)
+
     @property
     def on_paths(self) -> bool:
         """Whether an attack path may cross the edge: an action edge its rule marked (`traversable`), or a
@@ -233,12 +241,7 @@ class EdgeState(_Seen):
         _merge_first(self.user_agents, other.user_agents)
         _merge_first(self.regions, other.regions)
         _merge_first(self.access_keys, other.access_keys)
-        offered = len(other.early) + len(other.late)
-        if offered > 3:  # one sort beats offering them one by one past about three (4 us against 1.3 each)
-            self.early, self.late = _merged_samples(self.early, self.late, other.early, other.late)
-        elif offered:
-            for when, event_id in (*other.early, *other.late):
-                _sample(self.early, self.late, when, event_id)
+        self.sample_all(other.early + other.late)
         for name, value in other.facts.items():
             mine = self.facts.get(name)
             if isinstance(value, bool):
@@ -357,7 +360,7 @@ class GraphAccumulator:
         event: Event,
         effect: ActionEffect,
         span: Span | None = None,
-        samples: Iterable[tuple[str, str]] | None = None,
+        samples: Sequence[tuple[str, str]] | None = None,
         facts: Iterable[FactsSeen] | None = None,
     ) -> None:
         """Add one event, or `span.count` events alike in all but id, time and facts (see `EventGroups`).
@@ -387,7 +390,7 @@ class GraphAccumulator:
         event: Event,
         effect: ActionEffect,
         span: Span,
-        samples: Iterable[tuple[str, str]],
+        samples: Sequence[tuple[str, str]],
         facts: Iterable[FactsSeen],
         counted: Iterable[tuple[str, str, str]],
     ) -> None:
@@ -424,7 +427,7 @@ class GraphAccumulator:
         event: Event,
         effect: ActionEffect,
         span: Span,
-        samples: Iterable[tuple[str, str]] | None,
+        samples: Sequence[tuple[str, str]] | None,
         facts: Iterable[FactsSeen] | None,
     ) -> None:
         """The action edge, its target and the other nodes and structural edges the action names."""
@@ -451,8 +454,7 @@ class GraphAccumulator:
         if samples is None:
             edge.sample(event.when, event.event_id)
         else:
-            for when, event_id in samples:
-                edge.sample(when, event_id)
+            edge.sample_all(samples)
         if facts is None:
             if effect.facts:
                 edge.add_facts(effect.facts, first, span.count)
@@ -745,15 +747,16 @@ class FactsSeen:
 
 
 class _Group:
-    __slots__ = ("count", "early", "effect", "event", "facts", "first", "last", "late")
+    __slots__ = ("count", "effect", "event", "facts", "first", "last", "offered")
 
     def __init__(self, event: Event, effect: ActionEffect, when: str) -> None:
         self.event = event  # keeps the principal alive, so its id() in the group key stays unique
         self.effect = effect
         self.count = 0
         self.first = self.last = when
-        self.early: list[tuple[str, str]] = []  # sampled event ids, as an edge keeps them
-        self.late: list[tuple[str, str]] = []
+        # (time, event id) of the events, sampled as an edge samples them when the group is flushed: one
+        # sort of a group's ids takes a tenth of the time offering them one by one did.
+        self.offered: list[tuple[str, str]] = []
         self.facts: dict[tuple[Any, ...], FactsSeen] = {}
 
     def add(self, when: str, event_id: str) -> None:
@@ -762,13 +765,21 @@ class _Group:
             self.first = when
         elif when > self.last:
             self.last = when
-        _sample(self.early, self.late, when, event_id)
+        offered = self.offered
+        offered.append((when, event_id))
+        if len(offered) >= _OFFERED_CAP:
+            offered[:] = self.samples()
 
     def span(self) -> Span:
         return Span(self.first, self.last, self.count)
 
     def samples(self) -> list[tuple[str, str]]:
-        return [*self.early, *self.late]
+        """What `_sample` keeps of the group's events: the earliest, then the latest, sorted."""
+        early, late = _merged_samples(self.offered)
+        return early + late
+
+
+_OFFERED_CAP = 8 * EVENT_SAMPLE  # a group of many events keeps its sample and the ids offered since
 
 
 _FACT_LIMIT = 2**62  # sums stop here rather than overflow the 64-bit integers JSON and SQLite hold

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from random import Random
 from typing import Any
 
 from hypothesis import given
@@ -231,6 +232,26 @@ def test_merging_sampled_event_ids_keeps_what_offering_them_to_one_edge_keeps(
     merged.merge(sampled(third))
     whole = sampled(first, second, third)
     assert (merged.early, merged.late) == (whole.early, whole.late)
+
+
+@given(offers, st.integers(0, 300), st.randoms())
+def test_a_groups_sampled_ids_reach_the_edge_as_offering_them_one_by_one(
+    before: list[tuple[int, str]], size: int, rng: Random
+) -> None:
+    # A group past _OFFERED_CAP ids narrows them to its sample as it goes; the edge must not tell.
+    from graphtrail.accumulate import EdgeState, _Group
+
+    grouped = [(rng.randrange(61), rng.choice("abcdef")) for _ in range(size)]
+    one_by_one, at_once = EdgeState("a", "GetObject", "b"), EdgeState("a", "GetObject", "b")
+    for when, event_id in before:
+        one_by_one.sample(f"{when:02d}", event_id)
+        at_once.sample(f"{when:02d}", event_id)
+    group = _Group(None, None, "00")  # type: ignore[arg-type]  # a group's event plays no part in sampling
+    for when, event_id in grouped:
+        one_by_one.sample(f"{when:02d}", event_id)
+        group.add(f"{when:02d}", event_id)
+    at_once.sample_all(group.samples())
+    assert (at_once.early, at_once.late) == (one_by_one.early, one_by_one.late)
 
 
 def test_nodes_and_edges_cross_processes_whole() -> None:
