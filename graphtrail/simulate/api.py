@@ -7,6 +7,7 @@ for it (see the reference, section 4). Baseline and scenarios both call these, s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 from urllib.parse import quote
@@ -508,6 +509,7 @@ def kms_call(
         params = {"keySpec": "AES_256", "keyId": key_arn}
     if context:
         params["encryptionContext"] = context
+    world.mint.hex(64)  # drawn and dropped, as when each call had an id of its own: a seed makes the same org
     return call(
         world,
         t,
@@ -517,9 +519,15 @@ def kms_call(
         region=region,
         params=params,
         recipient=account,
-        additional={"keyMaterialId": world.mint.hex(64)},
+        additional={"keyMaterialId": key_material_id(key_arn)},
         resources=[resource(key_arn, "AWS::KMS::Key", account)],
     )
+
+
+def key_material_id(key_arn: str) -> str:
+    """The id KMS logs for the key material a call used: one per key until the key rotates (the simulated
+    days never reach a rotation), 64 hex digits."""
+    return hashlib.sha256(key_arn.encode()).hexdigest()
 
 
 def get_secret_value(

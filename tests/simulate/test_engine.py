@@ -186,6 +186,19 @@ def test_cross_account_copies_share_shared_event_id_and_request_id(records: dict
     assert all(len(group) <= 2 for group in copies.values())
 
 
+def test_kms_calls_name_one_key_material_per_key(records: dict[str, dict[str, Any]]) -> None:
+    # KMS logs the id of the key material a call used: the same for every call until the key rotates.
+    materials: dict[str, set[str]] = defaultdict(set)
+    for record in records.values():
+        if record["eventSource"] == "kms.amazonaws.com" and "keyMaterialId" in (
+            record.get("additionalEventData") or {}
+        ):
+            materials[record["resources"][0]["ARN"]].add(record["additionalEventData"]["keyMaterialId"])
+    assert materials
+    assert all(len(ids) == 1 and re.fullmatch(r"[0-9a-f]{64}", next(iter(ids))) for ids in materials.values())
+    assert len({next(iter(ids)) for ids in materials.values()}) == len(materials)
+
+
 def test_every_ground_truth_event_id_is_in_the_trail(truth: dict[str, Any], records: dict) -> None:
     stories = truth["scenarios"] + truth["decoys"]
     assert {s["name"] for s in stories} == {spec.name for spec in all_scenarios()}
