@@ -25,19 +25,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from graphtrail.accumulate import EdgeState, EventGroups, GraphAccumulator
 from graphtrail.case import Case, StoredFile, pack_records
 from graphtrail.cloudtrail.actions import ActionEffect, resolve_action
 from graphtrail.cloudtrail.event import Event
-from graphtrail.cloudtrail.normalize import normalize_record
+from graphtrail.cloudtrail.normalize import normalize_copy, normalize_record
 from graphtrail.cloudtrail.timeparse import format_time
 from graphtrail.collector import fewer_collections
 from graphtrail.errors import GraphtrailError, RecordRejected
 from graphtrail.lineage import Issuance, KeyLineage, KeyUse, resolve_lineage
-from graphtrail.recurring import MEMO_BYTES, RecurringRecords, reading_of
+from graphtrail.recurring import RecurringRecords, block_reading_of, reading_of, worker_memo
 from graphtrail.schema import MINTED
 from graphtrail.sources import LogFile, ReadLimits, iter_log_files, read_records
-from graphtrail.sources.records import Notice, RawRecord, RecurringRecord, Rejected, SkippedFile
+from graphtrail.sources.records import Notice, RawRecord, RecordCopy, RecurringRecord, Rejected, SkippedFile
 
 log = logging.getLogger(__name__)
 
@@ -286,16 +288,29 @@ def read_log_file(
             result.rows.append(
                 _event_row(event_id, item.when, reading.row_head, item.shared_event_id, reading.effect, line)
             )
-        elif isinstance(item, RawRecord):
+        elif isinstance(item, (RawRecord, RecordCopy)):
             result.records += 1
-            shapes[item.shape] = shapes.get(item.shape, 0) + 1
-            try:
-                event = normalize_record(item.data)
-            except RecordRejected as exc:
-                _tally(result.rejected, exc.reason)
-                origin = item.origin
-                result.problems.append(Problem(origin.source, exc.reason, exc.detail, origin.index, origin.line))
-                continue
+            if type(item) is RecordCopy:  # a copy of an earlier record but for its ids, time and blocks
+                reading = item.reading
+                event = normalize_copy(reading.event, item.event_id, item.when, item.request_id,
+                                       item.shared_event_id, item.pieces, item.blocks)  # fmt: skip
+                if event is None:  # a block only orjson's path may judge: the record is read whole
+                    item = RawRecord(orjson.loads(item.raw), item.origin, "records", item.recurrence)
+                else:
+                    shapes["records"] = shapes.get("records", 0) + 1
+                    row_head = reading.row_head
+                    block_token = -1
+            if type(item) is RawRecord:
+                shapes[item.shape] = shapes.get(item.shape, 0) + 1
+                try:
+                    event = normalize_record(item.data)
+                except RecordRejected as exc:
+                    _tally(result.rejected, exc.reason)
+                    origin = item.origin
+                    result.problems.append(Problem(origin.source, exc.reason, exc.detail, origin.index, origin.line))
+                    continue
+                row_head = None
+                block_token = item.block_recurrence
             if event.event_id in seen or event.event_id in exclude:
                 result.duplicates += 1
                 continue
@@ -312,10 +327,14 @@ def read_log_file(
             issuance = Issuance.from_event(event)
             if issuance is not None:
                 result.issuances.append(issuance)
-            row_head = _row_head(event)
+            if row_head is None:
+                row_head = _row_head(event)
             result.rows.append(_event_row(event.event_id, event.when, row_head, event.shared_event_id, effect, line))
-            if item.recurrence >= 0 and recurring is not None:  # seen before: its copies may share its reading
-                recurring.learn(item.recurrence, reading_of(event, effect, row_head), event.record_json)
+            if recurring is not None:  # seen before: its copies may share its reading
+                if item.recurrence >= 0:
+                    recurring.learn(item.recurrence, reading_of(event, effect, row_head), event.record_json)
+                if block_token >= 0:
+                    recurring.learn(block_token, block_reading_of(event, row_head), event.record_json)
         elif isinstance(item, Rejected):
             origin = item.origin
             if item.whole_file:
@@ -371,7 +390,7 @@ def _work_loop(tasks: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _WORK is not None
     files, batches, limits, known = _WORK
-    recurring = RecurringRecords(MEMO_BYTES)
+    recurring = worker_memo()
     while (task := tasks.get()) is not None:
         task_id, numbers, exclude = task
         try:
@@ -741,7 +760,7 @@ def ingest_log_files(
                 run.read_again = pool.read_again
                 results: Iterable[BatchResult] = pool.results(len(batches), ahead=2 * workers)
             else:
-                recurring = RecurringRecords(MEMO_BYTES)
+                recurring = worker_memo()
                 results = (
                     read_log_batch([files[i] for i in batch], limits, known=known, recurring=recurring)
                     for batch in batches

@@ -25,10 +25,32 @@ from graphtrail.cloudtrail.actions import ActionEffect, resolve_action
 from graphtrail.cloudtrail.event import Event
 from graphtrail.cloudtrail.timeparse import format_time
 
-__all__ = ["MEMO_BYTES", "Reading", "RecurringRecords", "reading_of"]
+__all__ = ["MEMO_BYTES", "VARYING_CALLS", "BlockReading", "Reading", "RecurringRecords", "block_reading_of",
+           "reading_of", "worker_memo"]  # fmt: skip
 
 MEMO_BYTES = 16 << 20
 """What one worker's memo may hold (the records' bytes and stored JSON; the Python readings besides)."""
+
+# Calls made again and again by one caller with other parameters each time: S3 object calls name another
+# object (and move other bytes), KMS calls another encryption context (an S3 object's, under SSE-KMS).
+# Their records may also differ in `requestParameters`, `additionalEventData` and `resources` and still be
+# read as copies (`RecordCopy`): the blocks are read, and the action resolved, for each copy.
+VARYING_CALLS: tuple[tuple[str, str], ...] = (
+    *(("s3.amazonaws.com", name) for name in (
+        "GetObject", "HeadObject", "PutObject", "CopyObject", "DeleteObject", "DeleteObjects", "GetObjectAcl",
+        "PutObjectAcl", "GetObjectTagging", "PutObjectTagging", "GetObjectAttributes", "RestoreObject",
+        "SelectObjectContent", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
+        "AbortMultipartUpload", "ListObjects", "ListObjectsV2",
+    )),
+    *(("kms.amazonaws.com", name) for name in (
+        "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt",
+    )),
+)  # fmt: skip
+
+
+def worker_memo() -> RecurringRecords:
+    """The memo of one ingest worker."""
+    return RecurringRecords(MEMO_BYTES, list(VARYING_CALLS))
 
 
 class Reading(NamedTuple):
@@ -77,3 +99,18 @@ def reading_of(event: Event, effect: ActionEffect, row_head: tuple[Any, ...]) ->
     if resolve_action(_probe(event)) != effect:
         return None
     return Reading(event, effect, group, row_head)
+
+
+class BlockReading(NamedTuple):
+    """What the copies of a record that differ in their parameter blocks too share: all but their ids, time
+    and blocks. Their action, which the blocks may change, is resolved for each."""
+
+    event: Event
+    row_head: tuple[Any, ...]  # as Reading's: the blocks play no part in it
+
+
+def block_reading_of(event: Event, row_head: tuple[Any, ...]) -> BlockReading | None:
+    """The reading the copies of `event`'s record that differ in their blocks may share, or None."""
+    if event.is_insight:
+        return None  # insights stay out of the memo
+    return BlockReading(event, row_head)

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from graphtrail.accumulate import GraphAccumulator
 from graphtrail.cloudtrail.actions import resolve_action
-from graphtrail.cloudtrail.normalize import normalize_record
+from graphtrail.cloudtrail.normalize import normalize_copy, normalize_record
 from graphtrail.ingest import FileResult, read_log_batch
-from graphtrail.recurring import RecurringRecords, reading_of
+from graphtrail.recurring import RecurringRecords, block_reading_of, reading_of, worker_memo
 from graphtrail.sources import LogFile, ReadLimits, iter_log_files
+from graphtrail.sources.records import VARYING_BLOCKS
 from tests.conftest import find, invictus_records
 
 LIMITS = ReadLimits()
@@ -47,7 +48,7 @@ def _document(*records: dict[str, Any]) -> bytes:
 def _learned(memo: RecurringRecords, record: dict[str, Any], reading: Any = "the reading") -> None:
     """Show the memo `record` twice, and hand over a reading at the second sighting."""
     memo.split(_document(_copy(record, 1)))
-    [(_, token)] = memo.split(_document(_copy(record, 2)))
+    [(_, token, _)] = memo.split(_document(_copy(record, 2)))
     assert token == 0
     memo.learn(token, reading, normalize_record(_copy(record, 2)).record_json)
 
@@ -55,10 +56,10 @@ def _learned(memo: RecurringRecords, record: dict[str, Any], reading: Any = "the
 def test_record_seen_twice_is_asked_for_then_comes_as_its_reading() -> None:
     shared = {**DESCRIBE, "sharedEventID": "5a7e0000-0000-4000-8000-000000000000"}
     memo = RecurringRecords(1 << 20)
-    [(raw, token)] = memo.split(_document(_copy(shared, 1)))
+    [(raw, token, _)] = memo.split(_document(_copy(shared, 1)))
     assert orjson.loads(raw) == _copy(shared, 1)
     assert token == -1  # seen once: nothing to ask
-    [(_, token)] = memo.split(_document(_copy(shared, 2)))
+    [(_, token, _)] = memo.split(_document(_copy(shared, 2)))
     assert token == 0
     memo.learn(token, "the reading", normalize_record(_copy(shared, 2)).record_json)
     third = _copy(shared, 3, sharedEventID="5a7e0000-0000-4000-8000-000000000003")
@@ -84,7 +85,7 @@ def test_stored_json_of_a_copy_is_what_the_writer_writes_for_it() -> None:
 def test_record_differing_in_another_field_is_not_a_copy() -> None:
     memo = RecurringRecords(1 << 20)
     _learned(memo, DESCRIBE)
-    [(raw, token)] = memo.split(_document(_copy(DESCRIBE, 5, userAgent="another agent")))
+    [(raw, token, _)] = memo.split(_document(_copy(DESCRIBE, 5, userAgent="another agent")))
     assert isinstance(raw, bytes)
     assert token == -1
 
@@ -107,7 +108,7 @@ def test_copies_whose_ids_or_time_are_not_plain_never_come_as_a_reading(change: 
     _learned(memo, DESCRIBE)
     record = _copy(DESCRIBE, 5, **change)
     content = _document(record).replace(b"\\\\u0041", b"\\u0041")  # a real escape in the JSON
-    [(raw, token)] = memo.split(content)
+    [(raw, token, _)] = memo.split(content)
     assert (raw, token) == (content[len(b'{"Records":[') : -2], -1)
 
 
@@ -135,13 +136,13 @@ def test_split_keeps_every_record_of_a_records_document_in_order() -> None:
     records = [_copy(DESCRIBE, 1), {"odd": [1, {"]": "}"}], "text": 'a \\" quote'}, _copy(DECRYPT, 2)]
     content = b' \n{ "Records" : [\n' + b" ,\n".join(orjson.dumps(record) for record in records) + b"\n] }\n"
     split = RecurringRecords(1 << 20).split(content)
-    assert [orjson.loads(raw) for raw, _ in split] == records
+    assert [orjson.loads(raw) for raw, _, _ in split] == records
 
 
 def test_refused_reading_is_not_asked_for_again() -> None:
     memo = RecurringRecords(1 << 20)
     _learned(memo, DESCRIBE, reading=None)
-    assert [token for _, token in memo.split(_document(_copy(DESCRIBE, 3), _copy(DESCRIBE, 4)))] == [-1, -1]
+    assert [token for _, token, _ in memo.split(_document(_copy(DESCRIBE, 3), _copy(DESCRIBE, 4)))] == [-1, -1]
     assert len(memo) == 0
 
 
@@ -210,8 +211,84 @@ def test_reading_is_refused_even_when_the_event_has_the_probes_ids(number: int) 
     assert reading_of(event, resolve_action(event), ()) is None
 
 
+# --- copies that differ in their parameter blocks too --------------------------------------------------
+
+
+def _object_read(number: int, key: str | None = None) -> dict[str, Any]:
+    """An S3 object read by DECRYPT's caller: another object, and other bytes, each time."""
+    key = key or f"exports/part-{number:04d}.csv"
+    return _copy(
+        DECRYPT,
+        number,
+        eventSource="s3.amazonaws.com",
+        eventName="GetObject",
+        eventCategory="Data",
+        managementEvent=False,
+        requestParameters={"bucketName": "exports", "Host": "exports.s3.amazonaws.com", "key": key},
+        additionalEventData={"bytesTransferredOut": 1000 + number, "x-amz-id-2": f"id/{number}="},
+        resources=[
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::exports/{key}"},
+            {"accountId": DECRYPT["recipientAccountId"], "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::exports"},
+        ],
+    )
+
+
+def _block_learned(memo: RecurringRecords) -> None:
+    """Show the memo two object reads, and hand over the second's reading but for its blocks."""
+    [(_, token, block_token)] = memo.split(_document(_object_read(1)))
+    assert (token, block_token) == (-1, -1)
+    [(_, token, block_token)] = memo.split(_document(_object_read(2)))
+    assert (token, block_token) == (-1, 0)  # the same record but for its blocks, seen before
+    event = normalize_record(_object_read(2))
+    memo.learn(block_token, block_reading_of(event, ("row",)), event.record_json)
+
+
+def test_copy_differing_in_its_blocks_comes_with_them_and_makes_its_records_event() -> None:
+    memo = worker_memo()
+    _block_learned(memo)
+    third = _object_read(3)
+    [entry] = memo.split(_document(third))
+    reading, event_id, when, shared_event_id, request_id, pieces, blocks, token, raw = entry
+    assert (event_id, when, request_id, token) == (third["eventID"], third["eventTime"], third["requestID"], -1)
+    assert orjson.loads(raw) == third
+    parsed = [(VARYING_BLOCKS[field], orjson.loads(value)) for field, value in blocks]
+    assert parsed == [(name, value) for name, value in third.items() if name in VARYING_BLOCKS]  # in their order
+    made = normalize_copy(reading.event, event_id, when, request_id, shared_event_id, pieces, parsed)
+    assert made is not None
+    expected = normalize_record(copy.deepcopy(third))
+    assert made.record_json == expected.record_json
+    assert (made.request.raw, made.additional.raw, made.resources) == (
+        expected.request.raw,
+        expected.additional.raw,
+        expected.resources,
+    )
+    assert resolve_action(made) == resolve_action(expected)
+
+
+def test_exact_copy_of_a_call_whose_blocks_vary_still_comes_as_its_reading() -> None:
+    memo = worker_memo()
+    _block_learned(memo)
+    same = [_object_read(number, key="exports/same.csv") for number in (4, 5, 6)]
+    split = memo.split(_document(same[0]))
+    assert len(split[0]) == 9 and split[0][7] == -1  # a copy of the learnt record but for its blocks, new as it is
+    split = memo.split(_document({**same[1], "additionalEventData": same[0]["additionalEventData"]}))
+    assert len(split[0]) == 9 and split[0][7] == 0  # seen before as it is: its own reading is asked for
+    memo.learn(0, "exact reading", normalize_record(copy.deepcopy(same[1])).record_json)
+    [entry] = memo.split(_document({**same[2], "additionalEventData": same[0]["additionalEventData"]}))
+    assert len(entry) == 5 and entry[0] == "exact reading"
+
+
+def test_calls_whose_blocks_do_not_vary_never_come_as_block_copies() -> None:
+    memo = worker_memo()
+    for number in range(1, 5):
+        other = _copy(DESCRIBE, number, requestParameters={"routeTableIdSet": {}, "filterSet": {"n": number}})
+        [entry] = memo.split(_document(other))
+        assert len(entry) == 3 and entry[2] == -1
+
+
 # --- the memo changes nothing that ingest keeps ----------------------------------------------------------
 
+OBJECT_READ: dict[str, Any] = {}  # stands for `_object_read` among the bases drawn
 _TIMES = st.sampled_from(["canonical", "canonical", "canonical", "millis", "no such day"])
 
 
@@ -219,10 +296,15 @@ _TIMES = st.sampled_from(["canonical", "canonical", "canonical", "millis", "no s
 def _log_files(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
     """Files of copies of a few records: repeated ids (duplicates), other time forms, other user agents."""
     records = []
-    bases = st.sampled_from([DESCRIBE, DECRYPT, ASSUME_ROLE, CREATE_ACCESS_KEY])
+    bases = st.sampled_from([DESCRIBE, DECRYPT, ASSUME_ROLE, CREATE_ACCESS_KEY, OBJECT_READ])
     for base in draw(st.lists(bases, min_size=1, max_size=25)):
         number = draw(st.integers(0, 30))
         changes: dict[str, Any] = {}
+        if base is OBJECT_READ:  # other objects (a few, so that some reads recur as they are)
+            base = _object_read(number, key=draw(st.sampled_from(["a.csv", "b.csv", "c.csv", None])))
+        elif base is DECRYPT and draw(st.booleans()):  # another encryption context, a secret in it at times
+            context = draw(st.sampled_from(["s-1", "s-2", '{"sessionToken": "FwoGZX"}']))
+            changes["requestParameters"] = {**DECRYPT["requestParameters"], "encryptionContext": {"SecretARN": context}}
         time = draw(_TIMES)
         if time == "millis":
             changes["eventTime"] = f"2024-03-01T11:00:{number % 60:02d}.500Z"
@@ -260,7 +342,7 @@ def test_memo_changes_nothing_ingest_keeps(
 ) -> None:
     folder = tmp_path_factory.mktemp("logs")
     batches = [_log_file_list(folder / "a", first, "a"), _log_file_list(folder / "b", second, "b")]
-    memo = RecurringRecords(1 << 20)
+    memo = worker_memo()
     for log_files in batches:  # the memo carries over from batch to batch, as in a worker
         plain = read_log_batch(log_files, LIMITS)
         with_memo = read_log_batch(log_files, LIMITS, recurring=memo)
@@ -285,7 +367,7 @@ def test_group_of_copies_spans_their_own_times(tmp_path: Path) -> None:
 def test_memo_changes_nothing_on_real_logs() -> None:
     log_files = [item for item in iter_log_files([str(Path(__file__).parent / "data")], limits=LIMITS)
                  if isinstance(item, LogFile)]  # fmt: skip
-    memo = RecurringRecords(1 << 20)
+    memo = worker_memo()
     for _ in range(3):  # seen, asked for, then read as the reading: each record recurs in the next round
         plain = read_log_batch(log_files, LIMITS)
         with_memo = read_log_batch(log_files, LIMITS, recurring=memo)

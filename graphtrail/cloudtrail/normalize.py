@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -21,7 +22,7 @@ from graphtrail.cloudtrail.event import (
     text_fields,
 )
 from graphtrail.cloudtrail.identity import resolve_principal
-from graphtrail.cloudtrail.redact import redacted_record
+from graphtrail.cloudtrail.redact import redacted_record, redacted_value_json
 from graphtrail.cloudtrail.timeparse import format_time, parse_time
 from graphtrail.errors import RecordRejected
 from graphtrail.ipaddr import parse_source_ip
@@ -123,6 +124,55 @@ def normalize_record(data: dict[str, Any]) -> Event:
         response=response,
         additional=Fields(data.get("additionalEventData")),
         record_json=record_json,
+    )
+
+
+def normalize_copy(
+    template: Event,
+    event_id: str,
+    when: str,
+    request_id: str | None,
+    shared_event_id: str | None,
+    pieces: Sequence[bytes],
+    blocks: Sequence[tuple[str, Any]],
+) -> Event | None:
+    """The Event of a record equal to `template`'s but for its ids, time and parameter blocks (see
+    `graphtrail.recurring`): its blocks are redacted and read here as `normalize_record` reads them, the
+    rest is the template's. `blocks` are the record's (field, parsed value) in the order they come in it,
+    and its stored JSON is `pieces` with their redacted JSON in between.
+
+    None when the record must be read whole instead: an id that is not a GUID (it would get a hash of the
+    whole record), or a block holding what only orjson's path may judge.
+    """
+    if not _GUID.match(event_id):
+        return None
+    values: dict[str, Any] = {}
+    parts: list[bytes] = [pieces[0]]
+    for (name, value), piece in zip(blocks, pieces[1:], strict=True):
+        written = redacted_value_json(value)  # redacts `value` in place, as the whole record's walk would
+        if written is None:
+            return None
+        json, replacement = written
+        values[name] = value if replacement is None else replacement
+        parts += (json, piece)
+    time, when = _event_time(when)
+    request = Fields(values["requestParameters"]) if "requestParameters" in values else template.request
+    principal = template.principal
+    issued = _issued_credential(
+        template.name, template.error_code, request, template.response, template.access_key_id, principal.key,
+        principal.kind,
+    )  # fmt: skip
+    return template._replace(
+        event_id=event_id,
+        time=time,
+        when=when,
+        request_id=request_id,
+        shared_event_id=shared_event_id,
+        request=request,
+        additional=Fields(values["additionalEventData"]) if "additionalEventData" in values else template.additional,
+        resources=_resources(values["resources"]) if "resources" in values else template.resources,
+        issued=issued,
+        record_json=b"".join(parts),
     )
 
 

@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from graphtrail._native import REDACTED, redact_record, redact_secrets, redacted_record_json
+from graphtrail._native import REDACTED, redact_record, redact_secrets, redacted_record_json, redacted_value_json
 
-__all__ = ["REDACTED", "RedactedRecord", "redact_secrets", "redacted_record"]
+__all__ = ["REDACTED", "RedactedRecord", "redact_secrets", "redacted_record", "redacted_value_json"]
 
 
 class RedactedRecord(NamedTuple):

@@ -24,6 +24,7 @@ class RawRecord(NamedTuple):
     origin: RecordOrigin
     shape: str  # records | array | jsonl | lookup-events | eventbridge | cloudwatch-logs | lake | siem | single
     recurrence: int = -1  # >= 0: seen before, and the token to hand its reading over with (graphtrail.recurring)
+    block_recurrence: int = -1  # the same for its reading but for its parameter blocks
 
 
 class RecurringRecord(NamedTuple):
@@ -38,6 +39,31 @@ class RecurringRecord(NamedTuple):
     when: str  # eventTime, in CloudTrail's own form (the case's)
     shared_event_id: str | None
     record_json: bytes  # the stored record: the earlier one's with this one's ids and time
+
+
+# The parameter blocks in which a `RecordCopy` may differ from the record it copies, in the order
+# native/src/recurring.rs numbers them.
+VARYING_BLOCKS = ("requestParameters", "additionalEventData", "resources")
+
+
+class RecordCopy(NamedTuple):
+    """A record of a `{"Records": [...]}` file equal to an earlier one but for its ids, time and parameter
+    blocks (`requestParameters`, `additionalEventData`, `resources`): an S3 object read names its object.
+
+    It comes with the earlier record's `graphtrail.recurring.BlockReading` and its own blocks, parsed but
+    not yet redacted; `graphtrail.cloudtrail.normalize.normalize_copy` makes its Event.
+    """
+
+    reading: Any
+    event_id: str
+    when: str  # eventTime, in CloudTrail's own form (the case's)
+    shared_event_id: str | None
+    request_id: str | None
+    pieces: list[bytes]  # the stored record around its blocks: the earlier one's, with this one's ids and time
+    blocks: list[tuple[str, Any]]  # (field, value) of its blocks, in the order they come
+    recurrence: int  # as RawRecord's: >= 0 asks for its own reading (it was seen before as it is)
+    raw: bytes  # the record's bytes, read as a whole should its blocks not be written as a record's are
+    origin: RecordOrigin
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +93,4 @@ class Notice:
     detail: str = ""
 
 
-SourceItem = RawRecord | RecurringRecord | Rejected | SkippedFile | Notice
+SourceItem = RawRecord | RecurringRecord | RecordCopy | Rejected | SkippedFile | Notice

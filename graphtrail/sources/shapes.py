@@ -9,7 +9,8 @@ with a reason code and a position, never the record's content (records hold secr
 The common case (a `.json.gz` from S3, or JSON lines) runs at gzip + orjson speed: one parse, one pass over
 the records, no copies of the decompressed bytes. The slower stdlib parser is used only to salvage records
 from a document orjson rejected. Given a memo of recurring records (ingest's workers), a `{"Records": [...]}`
-document is split by it instead, and a record it knows comes as a `RecurringRecord` (`graphtrail.recurring`).
+document is split by it instead, and a record it knows comes as a `RecurringRecord`, or as a `RecordCopy` when
+it differs in its parameter blocks too (`graphtrail.recurring`).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from graphtrail.sources.decompress import GZIP_MAGIC, detect_compression, gunzip
 from graphtrail.sources.lake import merge_lake_row
 from graphtrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 from graphtrail.sources.records import (
+    VARYING_BLOCKS,
     Notice,
     RawRecord,
+    RecordCopy,
     RecordOrigin,
     RecurringRecord,
     Rejected,
@@ -237,8 +240,9 @@ class _FileReader:
 
     def _split_records(self, recurring: RecurringRecords, content: bytes) -> Iterator[SourceItem] | None:
         """A `{"Records": [...]}` document split by the memo: what `_records` would yield, but records the
-        memo knows come as `RecurringRecord`s. None when the content is anything else, or a record does not
-        parse: the document is then read the usual way, as a whole, and judged as it always was.
+        memo knows come as `RecurringRecord`s or `RecordCopy`s. None when the content is anything else, or a
+        record (or a copy's block) does not parse: the document is then read the usual way, as a whole, and
+        judged as it always was.
         """
         split = recurring.split(content)
         if split is None:
@@ -248,14 +252,23 @@ class _FileReader:
         loads = orjson.loads
         items: list[SourceItem] = []
         for entry in split:
-            if len(entry) == 2:
-                raw, token = entry
+            size = len(entry)
+            if size == 3:
+                raw, token, block_token = entry
                 try:
-                    items.append(RawRecord(loads(raw), RecordOrigin(source, index), "records", token))
+                    items.append(RawRecord(loads(raw), RecordOrigin(source, index), "records", token, block_token))
                 except orjson.JSONDecodeError:
                     return None
-            else:
+            elif size == 5:
                 items.append(RecurringRecord(*entry))
+            else:
+                reading, event_id, when, shared_event_id, request_id, pieces, raw_blocks, token, raw = entry
+                try:
+                    blocks = [(VARYING_BLOCKS[field], loads(value)) for field, value in raw_blocks]
+                except orjson.JSONDecodeError:
+                    return None
+                items.append(RecordCopy(reading, event_id, when, shared_event_id, request_id, pieces, blocks, token,
+                                        raw, RecordOrigin(source, index)))  # fmt: skip
             index += 1
         self.index = index
         return iter(items)

@@ -13,6 +13,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(redact::redact_secrets, module)?)?;
     module.add_function(wrap_pyfunction!(redact::redact_record, module)?)?;
     module.add_function(wrap_pyfunction!(record_json::redacted_record_json, module)?)?;
+    module.add_function(wrap_pyfunction!(record_json::redacted_value_json, module)?)?;
     module.add_function(wrap_pyfunction!(texts::texts, module)?)?;
     module.add_class::<recurring::RecurringRecords>()?;
     Ok(())

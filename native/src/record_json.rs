@@ -250,3 +250,31 @@ pub fn redacted_record_json<'py>(record: &Bound<'py, PyDict>) -> PyResult<Option
         Err(Stop::Raised(error)) => Err(error),
     }
 }
+
+/// A top-level value of a record (a parameter block), as `redacted_record_json` writes it inside the
+/// record: (JSON bytes, replacement), where replacement is the redacted text that takes the place of a
+/// string hiding a secret (None otherwise; dicts and lists are redacted in place). None when orjson's
+/// path must judge it.
+#[pyfunction]
+pub fn redacted_value_json<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let mut writer = Writer {
+        out: Vec::with_capacity(512),
+        depth: 1, // inside the record, as the whole record's walk meets it
+        identity: None,
+    };
+    match writer.item(value, true) {
+        Ok(replacement) => {
+            let py = value.py();
+            let replacement = match replacement {
+                Some(text) => PyString::new(py, &text).into_any(),
+                None => py.None().into_bound(py),
+            };
+            Ok(Some(PyTuple::new(
+                py,
+                [PyBytes::new(py, &writer.out).into_any(), replacement],
+            )?))
+        }
+        Err(Stop::Unusual) => Ok(None),
+        Err(Stop::Raised(error)) => Err(error),
+    }
+}

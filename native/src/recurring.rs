@@ -20,21 +20,32 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 /// The fields in which recurring records may differ, by their index in masked records and stencils:
-/// eventID, eventTime, requestID and sharedEventID.
+/// eventID, eventTime, requestID and sharedEventID, plain text; and, for the calls the memo was given,
+/// the parameter blocks, any JSON (`graphtrail.recurring.VARYING_BLOCKS` names them in this order).
 const EVENT_ID: usize = 0;
 const EVENT_TIME: usize = 1;
 const REQUEST_ID: usize = 2;
 const SHARED_EVENT_ID: usize = 3;
+const FIRST_BLOCK: usize = 4;
+const FIELDS: usize = 7;
 
-fn varying_field(key: &[u8]) -> Option<usize> {
+fn varying_field(key: &[u8], blocks: bool) -> Option<usize> {
     match key {
         b"eventID" => Some(EVENT_ID),
         b"eventTime" => Some(EVENT_TIME),
         b"requestID" => Some(REQUEST_ID),
         b"sharedEventID" => Some(SHARED_EVENT_ID),
+        b"requestParameters" if blocks => Some(FIRST_BLOCK),
+        b"additionalEventData" if blocks => Some(FIRST_BLOCK + 1),
+        b"resources" if blocks => Some(FIRST_BLOCK + 2),
         _ => None,
     }
 }
+
+type Values = [Option<Span>; FIELDS];
+
+/// An (eventSource, eventName) whose copies may differ in their parameter blocks.
+type Call = (Box<[u8]>, Box<[u8]>);
 
 /// Bytes that never occur in UTF-8: they separate a masked record's parts and stand for a varying value.
 const SEPARATOR: u8 = 0xFF;
@@ -53,6 +64,7 @@ struct Stencil {
     reading: Py<PyAny>,
     json: Vec<u8>,
     spans: Vec<(Span, usize)>, // each varying value in `json`, quotes included, and which field it is
+    blocks: bool,              // its copies differ in their parameter blocks too: Python redacts and writes them
 }
 
 type Span = (usize, usize);
@@ -69,7 +81,9 @@ const REST: usize = 8;
 #[pyclass(module = "graphtrail._native")]
 pub struct RecurringRecords {
     seen: HashMap<Box<[u8]>, Seen, RandomState>,
-    pending: Vec<Box<[u8]>>, // records of the last split seen before, whose readings Python may `learn`
+    pending: Vec<(Box<[u8]>, bool)>, // masked records of the last split seen before (blocks masked or not),
+    // whose readings Python may `learn`
+    calls: Vec<Call>,
     bytes: usize,
     budget: usize,
     window: Window,
@@ -87,11 +101,18 @@ struct Window {
 
 #[pymethods]
 impl RecurringRecords {
+    /// `calls`: the (eventSource, eventName) pairs whose records may also differ in their parameter blocks
+    /// (`requestParameters`, `additionalEventData`, `resources`) and still share a reading.
     #[new]
-    fn new(budget: usize) -> Self {
+    #[pyo3(signature = (budget, calls = Vec::new()))]
+    fn new(budget: usize, calls: Vec<(String, String)>) -> Self {
         RecurringRecords {
             seen: HashMap::with_hasher(RandomState::default()),
             pending: Vec::new(),
+            calls: calls
+                .into_iter()
+                .map(|(source, name)| (source.into_bytes().into(), name.into_bytes().into()))
+                .collect(),
             bytes: 0,
             budget,
             window: Window::default(),
@@ -102,9 +123,13 @@ impl RecurringRecords {
     /// The records of a `{"Records": [...]}` document, in order, or None for any other content.
     ///
     /// A record whose reading is known comes as `(reading, eventID, eventTime, sharedEventID or None,
-    /// stored JSON)`; any other as `(its bytes, token)`, where a token of 0 or more asks the caller to
-    /// `learn` the record's reading (it was seen before), and -1 asks nothing. None too, for a while,
-    /// when too few records of a trail recur for splitting to pay.
+    /// stored JSON)`. A record of one of the memo's calls whose reading is known but for its parameter
+    /// blocks comes as `(reading, eventID, eventTime, sharedEventID or None, requestID or None, pieces,
+    /// blocks, token, its bytes)`: `blocks` are its blocks' (field, bytes) in the order they come, whose
+    /// redacted JSON goes between the `pieces` of the stored JSON. Any other record comes as `(its bytes,
+    /// token, block token)`. A token of 0 or more asks the caller to `learn` the record's reading (it was
+    /// seen before), a block token its reading but for its blocks; -1 asks nothing. None too, for a
+    /// while, when too few records of a trail recur for splitting to pay.
     fn split<'py>(&mut self, py: Python<'py>, content: &[u8]) -> PyResult<Option<Bound<'py, PyList>>> {
         self.pending.clear();
         if self.resting > 0 {
@@ -121,7 +146,7 @@ impl RecurringRecords {
         let mut readings = 0;
         for (record, members) in &records {
             let item = self.classify(py, &content[record.0..record.1], content, members)?;
-            readings += usize::from(item.len() > 2);
+            readings += usize::from(item.len() > 3);
             out.append(item)?;
         }
         self.look(records.len(), readings, content.len());
@@ -133,14 +158,15 @@ impl RecurringRecords {
     /// again, without a token.
     #[pyo3(signature = (token, reading, record_json))]
     fn learn(&mut self, token: usize, reading: Option<Py<PyAny>>, record_json: &[u8]) -> PyResult<()> {
-        let Some(masked) = self.pending.get(token) else {
+        let Some((masked, blocks)) = self.pending.get(token) else {
             return Err(pyo3::exceptions::PyIndexError::new_err(
                 "no such record in the last split",
             ));
         };
+        let blocks = *blocks;
         let spans = Scanner::new(record_json)
             .record()
-            .and_then(|members| varying_spans(record_json, &members));
+            .and_then(|members| varying_spans(record_json, &members, blocks));
         let seen = match (reading, spans) {
             (Some(reading), Some(spans)) => {
                 self.bytes += record_json.len();
@@ -148,6 +174,7 @@ impl RecurringRecords {
                     reading,
                     json: record_json.to_vec(),
                     spans,
+                    blocks,
                 })
             }
             _ => Seen::Refused,
@@ -173,25 +200,65 @@ impl RecurringRecords {
         content: &[u8],
         members: &[Member],
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let Some((masked, values)) = mask(content, members) else {
-            return miss(py, record, -1);
+        let Some((masked, values)) = mask(content, members, false) else {
+            return miss(py, record, -1, -1);
         };
+        if let Some(Seen::Template(stencil)) = self.seen.get(masked.as_slice()) {
+            return hit(py, stencil, content, &values);
+        }
+        let token = self.note(masked, false);
+        if !self.varies_in_blocks(content, members) {
+            return miss(py, record, token, -1);
+        }
+        let Some((masked, values)) = mask(content, members, true) else {
+            return miss(py, record, token, -1);
+        };
+        if let Some(Seen::Template(stencil)) = self.seen.get(masked.as_slice()) {
+            return block_hit(py, stencil, content, &values, token, record);
+        }
+        let block_token = self.note(masked, true);
+        miss(py, record, token, block_token)
+    }
+
+    /// Count a sighting of a record that came as no reading: the token to `learn` its reading by when it
+    /// was seen before, else -1.
+    fn note(&mut self, masked: Vec<u8>, blocks: bool) -> i64 {
         match self.seen.get(masked.as_slice()) {
-            Some(Seen::Template(stencil)) => hit(py, stencil, content, &values),
             Some(Seen::Once) => {
-                self.pending.push(masked.into_boxed_slice());
-                miss(py, record, (self.pending.len() - 1) as i64)
+                self.pending.push((masked.into_boxed_slice(), blocks));
+                (self.pending.len() - 1) as i64
             }
-            Some(Seen::Refused) => miss(py, record, -1),
+            Some(_) => -1,
             None => {
                 if self.bytes + masked.len() > self.budget {
                     self.forget();
                 }
                 self.bytes += masked.len();
                 self.seen.insert(masked.into_boxed_slice(), Seen::Once);
-                miss(py, record, -1)
+                -1
             }
         }
+    }
+
+    /// Whether the record is one of the calls whose copies may differ in their blocks.
+    fn varies_in_blocks(&self, content: &[u8], members: &[Member]) -> bool {
+        if self.calls.is_empty() {
+            return false;
+        }
+        let text_of = |wanted: &[u8]| {
+            members
+                .iter()
+                .find(|member| &content[member.key.0..member.key.1] == wanted)
+                .map(|member| &content[member.value.0..member.value.1])
+                .filter(|raw| plain_text(raw))
+                .map(|raw| &raw[1..raw.len() - 1])
+        };
+        let (Some(source), Some(name)) = (text_of(b"eventSource"), text_of(b"eventName")) else {
+            return false;
+        };
+        self.calls
+            .iter()
+            .any(|(call_source, call_name)| **call_source == *source && **call_name == *name)
     }
 
     /// Count a split, and rest when the window's records did not pay.
@@ -228,19 +295,84 @@ impl RecurringRecords {
     }
 }
 
-fn miss<'py>(py: Python<'py>, record: &[u8], token: i64) -> PyResult<Bound<'py, PyTuple>> {
+fn miss<'py>(py: Python<'py>, record: &[u8], token: i64, block_token: i64) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(
         py,
-        [PyBytes::new(py, record).into_any(), token.into_pyobject(py)?.into_any()],
+        [
+            PyBytes::new(py, record).into_any(),
+            token.into_pyobject(py)?.into_any(),
+            block_token.into_pyobject(py)?.into_any(),
+        ],
     )
 }
 
-fn hit<'py>(
+/// A copy's value of a varying id, as text: plain ASCII between its quotes (see `plain_text`); None when
+/// the record has no such field.
+fn id_text<'py>(py: Python<'py>, content: &[u8], value: Option<Span>) -> Bound<'py, PyAny> {
+    match value {
+        Some((start, end)) => {
+            PyString::new(py, std::str::from_utf8(&content[start + 1..end - 1]).unwrap_or("")).into_any()
+        }
+        None => py.None().into_bound(py),
+    }
+}
+
+/// A copy that differs in its blocks too: the stored JSON up to each block (ids spliced in), and the
+/// blocks' bytes, for Python to parse, redact and write in between.
+fn block_hit<'py>(
     py: Python<'py>,
     stencil: &Stencil,
     content: &[u8],
-    values: &[Option<Span>; 4],
+    values: &Values,
+    token: i64,
+    record: &[u8],
 ) -> PyResult<Bound<'py, PyTuple>> {
+    let pieces = PyList::empty(py);
+    let blocks = PyList::empty(py);
+    let mut piece = Vec::with_capacity(stencil.json.len());
+    let mut at = 0;
+    for &((start, end), field) in &stencil.spans {
+        piece.extend_from_slice(&stencil.json[at..start]);
+        // As in `hit`: the masked records are equal, so a field the stencil has is there in the copy too.
+        let value = match values[field] {
+            Some((value_start, value_end)) => &content[value_start..value_end],
+            None => &stencil.json[start..end],
+        };
+        if field < FIRST_BLOCK {
+            piece.extend_from_slice(value);
+        } else {
+            pieces.append(PyBytes::new(py, &piece))?;
+            piece.clear();
+            blocks.append(((field - FIRST_BLOCK).into_pyobject(py)?, PyBytes::new(py, value)))?;
+        }
+        at = end;
+    }
+    piece.extend_from_slice(&stencil.json[at..]);
+    pieces.append(PyBytes::new(py, &piece))?;
+    PyTuple::new(
+        py,
+        [
+            stencil.reading.clone_ref(py).into_bound(py),
+            id_text(py, content, values[EVENT_ID]),
+            id_text(py, content, values[EVENT_TIME]),
+            id_text(py, content, values[SHARED_EVENT_ID]),
+            id_text(py, content, values[REQUEST_ID]),
+            pieces.into_any(),
+            blocks.into_any(),
+            token.into_pyobject(py)?.into_any(),
+            PyBytes::new(py, record).into_any(),
+        ],
+    )
+}
+
+fn hit<'py>(py: Python<'py>, stencil: &Stencil, content: &[u8], values: &Values) -> PyResult<Bound<'py, PyTuple>> {
+    if stencil.blocks {
+        // Never: a stencil with blocks is learnt from a record masked with its blocks, whose masked form
+        // no record masked without them can have (the masks differ in the blocks' places).
+        return Err(pyo3::exceptions::PyAssertionError::new_err(
+            "a copy without blocks met a stencil with blocks",
+        ));
+    }
     let mut json = Vec::with_capacity(stencil.json.len() + 16);
     let mut at = 0;
     for &((start, end), field) in &stencil.spans {
@@ -255,39 +387,33 @@ fn hit<'py>(
         at = end;
     }
     json.extend_from_slice(&stencil.json[at..]);
-    let text = |field: usize| match values[field] {
-        // plain ASCII between its quotes (see `plain_text`)
-        Some((start, end)) => {
-            PyString::new(py, std::str::from_utf8(&content[start + 1..end - 1]).unwrap_or("")).into_any()
-        }
-        None => py.None().into_bound(py),
-    };
     PyTuple::new(
         py,
         [
             stencil.reading.clone_ref(py).into_bound(py),
-            text(EVENT_ID),
-            text(EVENT_TIME),
-            text(SHARED_EVENT_ID),
+            id_text(py, content, values[EVENT_ID]),
+            id_text(py, content, values[EVENT_TIME]),
+            id_text(py, content, values[SHARED_EVENT_ID]),
             PyBytes::new(py, &json).into_any(),
         ],
     )
 }
 
-/// The record's members with the varying values masked, and where those values are; None when they
-/// cannot vary safely: a field twice, an id that is not a GUID, a time not in CloudTrail's own form, or
-/// a value that is not plain text (the Python reader then reads the record as any other).
-fn mask(content: &[u8], members: &[Member]) -> Option<(Vec<u8>, [Option<Span>; 4])> {
+/// The record's members with the varying values masked (its parameter blocks too, with `blocks`), and where
+/// those values are; None when they cannot vary safely: a field twice, an id that is not a GUID, a time not
+/// in CloudTrail's own form, or an id that is not plain text (the Python reader then reads the record as
+/// any other).
+fn mask(content: &[u8], members: &[Member], blocks: bool) -> Option<(Vec<u8>, Values)> {
     let mut masked = Vec::with_capacity(2048);
-    let mut values: [Option<Span>; 4] = [None; 4];
+    let mut values: Values = [None; FIELDS];
     for member in members {
         let key = &content[member.key.0..member.key.1];
         let value = member.value;
         masked.extend_from_slice(key);
         masked.push(SEPARATOR);
-        match varying_field(key) {
+        match varying_field(key, blocks) {
             Some(field) => {
-                if values[field].is_some() || !plain_text(&content[value.0..value.1]) {
+                if values[field].is_some() || (field < FIRST_BLOCK && !plain_text(&content[value.0..value.1])) {
                     return None;
                 }
                 values[field] = Some(value);
@@ -304,14 +430,17 @@ fn mask(content: &[u8], members: &[Member]) -> Option<(Vec<u8>, [Option<Span>; 4
     (id_ok && time_ok).then_some((masked, values))
 }
 
-/// Where each varying field's value sits in a stored record; None unless each is there once as plain text.
-fn varying_spans(json: &[u8], members: &[Member]) -> Option<Vec<(Span, usize)>> {
-    let mut spans: Vec<(Span, usize)> = Vec::with_capacity(4);
+/// Where each varying field's value sits in a stored record; None unless each is there once, the ids as
+/// plain text.
+fn varying_spans(json: &[u8], members: &[Member], blocks: bool) -> Option<Vec<(Span, usize)>> {
+    let mut spans: Vec<(Span, usize)> = Vec::with_capacity(FIELDS);
     for member in members {
         let key = &json[member.key.0..member.key.1];
-        if let Some(field) = varying_field(key) {
+        if let Some(field) = varying_field(key, blocks) {
             let value = member.value;
-            if !plain_text(&json[value.0..value.1]) || spans.iter().any(|&(_, seen)| seen == field) {
+            if (field < FIRST_BLOCK && !plain_text(&json[value.0..value.1]))
+                || spans.iter().any(|&(_, seen)| seen == field)
+            {
                 return None;
             }
             spans.push((value, field));

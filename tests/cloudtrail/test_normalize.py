@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from graphtrail.cloudtrail.normalize import normalize_record
-from graphtrail.cloudtrail.redact import REDACTED
+from graphtrail.cloudtrail.event import Event, Fields
+from graphtrail.cloudtrail.normalize import normalize_copy, normalize_record
+from graphtrail.cloudtrail.redact import REDACTED, redacted_value_json
 from graphtrail.errors import RecordRejected
-from tests.conftest import AWSDOCS, STRATUS, find, load_records
+from graphtrail.sources.records import VARYING_BLOCKS
+from tests.conftest import AWSDOCS, STRATUS, find, invictus_records, load_records
 
 
 def _stratus(name: str) -> list[dict]:
@@ -141,3 +143,65 @@ def test_reused_non_guid_event_ids_do_not_swallow_distinct_events() -> None:
 def test_guid_event_ids_are_kept_as_they_are() -> None:
     record = find(_stratus("aws.defense-evasion.cloudtrail-stop"), lambda r: True)
     assert normalize_record(copy.deepcopy(record)).event_id == record["eventID"]
+
+
+# --- a copy read by its parameter blocks (graphtrail.recurring) ---------------------------------------------
+
+
+def _plain(event: Event) -> tuple[object, ...]:
+    """The event with its parameter views as the dicts they read (a Fields compares by identity)."""
+    return tuple(value.raw if isinstance(value, Fields) else value for value in event)
+
+
+def _copy_of(template: dict[str, object], record: dict[str, object]) -> Event | None:
+    """`normalize_copy` of `record` from `template`'s Event, given the record's blocks and the stored JSON
+    around them as the memo hands them over."""
+    event = normalize_record(copy.deepcopy(template))
+    record = copy.deepcopy(record)
+    blocks = [(name, record[name]) for name in record if name in VARYING_BLOCKS]
+    json = normalize_record(copy.deepcopy(record)).record_json
+    pieces, rest = [], json
+    for name, _ in blocks:  # cut the stored JSON around each block's written value
+        start = rest.index(b'"' + name.encode() + b'":') + len(name) + 3
+        written = redacted_value_json(copy.deepcopy(record[name]))
+        assert written is not None
+        pieces.append(rest[:start])
+        rest = rest[start + len(written[0]) :]
+    pieces.append(rest)
+    ids = (record["eventID"], record["eventTime"], record.get("requestID"), record.get("sharedEventID"))
+    return normalize_copy(event, ids[0], ids[1], ids[2], ids[3], pieces, blocks)  # type: ignore[arg-type]
+
+
+DECRYPT = find(invictus_records(), lambda record: record["eventName"] == "Decrypt")
+
+
+def _other_decrypt(number: int, **blocks: object) -> dict[str, object]:
+    record = copy.deepcopy(DECRYPT)
+    record["eventID"] = f"{number:08x}-0000-4000-8000-000000000000"
+    record["eventTime"] = f"2024-03-01T10:00:{number:02d}Z"
+    record["requestParameters"]["encryptionContext"] = {
+        "SecretARN": f"arn:aws:secretsmanager:us-east-1:1:secret:s-{number}"
+    }  # type: ignore[index]
+    record.update(blocks)
+    return record
+
+
+def test_copy_read_by_its_blocks_is_the_event_its_record_makes() -> None:
+    copy_record = _other_decrypt(7, additionalEventData={"keyMaterialId": "ab" * 32})
+    made = _copy_of(_other_decrypt(3, additionalEventData={"keyMaterialId": "cd" * 32}), copy_record)
+    assert made is not None
+    assert _plain(made) == _plain(normalize_record(copy.deepcopy(copy_record)))
+
+
+def test_secret_in_a_copys_block_is_redacted_as_in_its_record() -> None:
+    leaky = {"encryptionContext": {"note": '{"sessionToken": "FwoGZX"}'}, "password": "hunter2"}
+    copy_record = _other_decrypt(8, requestParameters=leaky)
+    made = _copy_of(_other_decrypt(3), copy_record)
+    assert made is not None
+    assert b"hunter2" not in made.record_json and b"FwoGZX" not in made.record_json
+    assert made.request.get("password") == REDACTED
+    assert _plain(made) == _plain(normalize_record(copy.deepcopy(copy_record)))
+
+
+def test_copy_whose_id_is_not_a_guid_is_read_whole() -> None:
+    assert _copy_of(_other_decrypt(3), {**_other_decrypt(4), "eventID": "4"}) is None
