@@ -12,6 +12,13 @@ nothing else, so their Event differs only in `event_id`, `time`, `when`, `reques
 `shared_event_id` (the memo lets only GUID ids and CloudTrail's own time format vary, which the normalizer
 keeps as they are), and the reading is refused when the action effect changes with those fields (the
 effect of a call that mints a key names the event that minted it) or when the event joins no group.
+
+A second tier serves calls made again and again with other parameters (`VARYING_CALLS`: S3 object calls,
+KMS calls): a record that equals an earlier one but for its ids, time and parameter blocks comes as a
+`RecordCopy` with the earlier record's `BlockReading` and its own blocks. Its Event is the earlier one's with
+the blocks read as the normalizer reads them (`normalize_copy`), and its action is resolved again, so only
+parsing the rest of the record and normalizing it are saved. A record whose exact reading is known still
+comes as a `RecurringRecord`.
 """
 
 from __future__ import annotations

@@ -162,18 +162,26 @@ def normalize_copy(
         template.name, template.error_code, request, template.response, template.access_key_id, principal.key,
         principal.kind,
     )  # fmt: skip
-    return template._replace(
-        event_id=event_id,
-        time=time,
-        when=when,
-        request_id=request_id,
-        shared_event_id=shared_event_id,
-        request=request,
-        additional=Fields(values["additionalEventData"]) if "additionalEventData" in values else template.additional,
-        resources=_resources(values["resources"]) if "resources" in values else template.resources,
-        issued=issued,
-        record_json=b"".join(parts),
-    )
+    fields = list(template)  # `_replace` with keywords took 3.4 µs; this, under one
+    fields[_EVENT_ID], fields[_TIME], fields[_WHEN], fields[_REQUEST_ID], fields[_SHARED_EVENT_ID] = (
+        event_id, time, when, request_id, shared_event_id,
+    )  # fmt: skip
+    fields[_REQUEST] = request
+    if "additionalEventData" in values:
+        fields[_ADDITIONAL] = Fields(values["additionalEventData"])
+    if "resources" in values:
+        fields[_RESOURCES] = _resources(values["resources"])
+    fields[_ISSUED] = issued
+    fields[_RECORD_JSON] = b"".join(parts)
+    return Event._make(fields)
+
+
+# Where normalize_copy puts a copy's own values among an Event's fields.
+(_EVENT_ID, _TIME, _WHEN, _REQUEST_ID, _SHARED_EVENT_ID, _REQUEST, _ADDITIONAL, _RESOURCES, _ISSUED, _RECORD_JSON) = (
+    Event._fields.index(name)
+    for name in ("event_id", "time", "when", "request_id", "shared_event_id", "request", "additional", "resources",
+                 "issued", "record_json")
+)  # fmt: skip
 
 
 _NOTHING: dict[str, Any] = {}

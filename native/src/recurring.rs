@@ -7,6 +7,10 @@
 //! ids and time. This module only compares bytes and splices the stored JSON; whether a reading may be
 //! reused is decided in Python (`graphtrail.recurring`), once per record that recurs.
 //!
+//! For the calls it is given (S3 object and KMS calls, which name another object or encryption context
+//! each time), a record that is no copy is compared once more with its parameter blocks masked too; a
+//! copy of that kind comes with its blocks' bytes and the stored JSON around them, for Python to read.
+//!
 //! Only a file that is exactly `{"Records": [{...}, ...]}` in UTF-8 is split here; anything else goes the
 //! Python reader's way, whole. The scan checks the JSON of the document's and the records' outlines only:
 //! a record that is new to the memo is parsed by orjson (the reader falls back to the whole document if

@@ -32,16 +32,14 @@ def _bucket(ctx: Context) -> NodeRef | None:
     return ctx.bucket(name, account=owner if name == listed and account_in(owner) else None)
 
 
-def _keys(ctx: Context) -> list[str]:
-    found = [scalar(ctx.request.get("key"))]
-    for item in items(ctx.request.sub("delete").get("Object")):
-        found.append(item.text("Key"))
+def _keys(ctx: Context, deleted: list[Fields]) -> list[str]:
+    found = [scalar(ctx.request.get("key")), *(item.text("Key") for item in deleted)]
     return [key[:_MAX_KEY_LENGTH] for key in found if key]
 
 
-def _object_count(ctx: Context) -> int:
-    deleted = items(ctx.request.sub("delete").get("Object"))
-    return len(deleted) if deleted else 1
+def _deleted(ctx: Context) -> list[Fields]:
+    """The objects a DeleteObjects call names (none for other calls)."""
+    return items(ctx.request.sub("delete").get("Object"))
 
 
 def bucket_subject(ctx: Context) -> ActionEffect:
@@ -54,11 +52,12 @@ def list_buckets(ctx: Context) -> ActionEffect:
 
 def object_access(ctx: Context) -> ActionEffect:
     """Object reads and writes (data events): bytes moved, how many objects, a few sampled keys."""
-    keys = _keys(ctx)
+    deleted = _deleted(ctx)
+    keys = _keys(ctx, deleted)
     facts: dict[str, FactValue | None] = {
         "bytes_out": as_int(ctx.additional.get("bytesTransferredOut")),
         "bytes_in": as_int(ctx.additional.get("bytesTransferredIn")),
-        "object_count": _object_count(ctx),
+        "object_count": len(deleted) if deleted else 1,
         "keys": tuple(keys[:MAX_KEYS_PER_EVENT]),
         "sse_c": bool(ctx.param("x-amz-server-side-encryption-customer-algorithm")) or None,
     }
