@@ -295,7 +295,13 @@ def read_log_file(
                 event = normalize_copy(reading.event, item.event_id, item.when, item.request_id,
                                        item.shared_event_id, item.pieces, item.blocks)  # fmt: skip
                 if event is None:  # a block only orjson's path may judge: the record is read whole
-                    item = RawRecord(orjson.loads(item.raw), item.origin, "records", item.recurrence)
+                    try:
+                        item = RawRecord(orjson.loads(item.raw), item.origin, "records", item.recurrence)
+                    except orjson.JSONDecodeError as exc:  # never seen: its blocks parsed, the rest is a record's
+                        _tally(result.rejected, "malformed-json")
+                        origin = item.origin
+                        result.problems.append(Problem(origin.source, "malformed-json", str(exc)[:100], origin.index))
+                        continue
                 else:
                     shapes["records"] = shapes.get("records", 0) + 1
                     row_head = reading.row_head

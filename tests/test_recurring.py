@@ -278,6 +278,17 @@ def test_exact_copy_of_a_call_whose_blocks_vary_still_comes_as_its_reading() -> 
     assert len(entry) == 5 and entry[0] == "exact reading"
 
 
+def test_call_whose_blocks_vary_but_has_none_comes_as_its_reading() -> None:
+    # Masked with its blocks or not, such a record is the same bytes: the two tiers must not meet.
+    memo = worker_memo()
+    bare = {key: value for key, value in _object_read(1).items() if key not in VARYING_BLOCKS}
+    split = [memo.split(_document({**bare, **_copy(bare, number)}))[0] for number in (1, 2)]
+    assert [entry[1:] for entry in split] == [(-1, -1), (0, -1)]
+    memo.learn(0, "exact reading", normalize_record(copy.deepcopy(_copy(bare, 2))).record_json)
+    [entry] = memo.split(_document(_copy(bare, 3)))
+    assert len(entry) == 5 and entry[0] == "exact reading"
+
+
 def test_calls_whose_blocks_do_not_vary_never_come_as_block_copies() -> None:
     memo = worker_memo()
     for number in range(1, 5):

@@ -214,9 +214,13 @@ impl RecurringRecords {
         if !self.varies_in_blocks(content, members) {
             return miss(py, record, token, -1);
         }
-        let Some((masked, values)) = mask(content, members, true) else {
+        let Some((mut masked, values)) = mask(content, members, true) else {
             return miss(py, record, token, -1);
         };
+        if values[FIRST_BLOCK..].iter().all(Option::is_none) {
+            return miss(py, record, token, -1); // no blocks: nothing varies but what the first tier masks
+        }
+        masked.extend_from_slice(&[VARYING_VALUE, SEPARATOR]); // a key of the second tier, never of the first
         if let Some(Seen::Template(stencil)) = self.seen.get(masked.as_slice()) {
             return block_hit(py, stencil, content, &values, token, record);
         }
