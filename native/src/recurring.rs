@@ -325,6 +325,39 @@ fn id_text<'py>(py: Python<'py>, content: &[u8], value: Option<Span>) -> Bound<'
     }
 }
 
+/// A copy's stored JSON: the stencil's with the copy's ids spliced in, cut where its blocks go (one piece
+/// when it has none), and the copy's blocks as (field, bytes), in the order they come.
+struct Spliced<'a> {
+    pieces: Vec<Vec<u8>>,
+    blocks: Vec<(usize, &'a [u8])>,
+}
+
+fn splice<'a>(stencil: &'a Stencil, content: &'a [u8], values: &Values) -> Spliced<'a> {
+    let mut pieces = Vec::with_capacity(1);
+    let mut blocks = Vec::new();
+    let mut piece = Vec::with_capacity(stencil.json.len() + 16);
+    let mut at = 0;
+    for &((start, end), field) in &stencil.spans {
+        piece.extend_from_slice(&stencil.json[at..start]);
+        // The masked records are equal, so this record has each field the stencil has; were one missing,
+        // the earlier record's value would stay, never bytes from elsewhere in this file.
+        let value = match values[field] {
+            Some((value_start, value_end)) => &content[value_start..value_end],
+            None => &stencil.json[start..end],
+        };
+        if field < FIRST_BLOCK {
+            piece.extend_from_slice(value);
+        } else {
+            pieces.push(std::mem::take(&mut piece));
+            blocks.push((field - FIRST_BLOCK, value));
+        }
+        at = end;
+    }
+    piece.extend_from_slice(&stencil.json[at..]);
+    pieces.push(piece);
+    Spliced { pieces, blocks }
+}
+
 /// A copy that differs in its blocks too: the stored JSON up to each block (ids spliced in), and the
 /// blocks' bytes, for Python to parse, redact and write in between.
 fn block_hit<'py>(
@@ -335,28 +368,15 @@ fn block_hit<'py>(
     token: i64,
     record: &[u8],
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let pieces = PyList::empty(py);
-    let blocks = PyList::empty(py);
-    let mut piece = Vec::with_capacity(stencil.json.len());
-    let mut at = 0;
-    for &((start, end), field) in &stencil.spans {
-        piece.extend_from_slice(&stencil.json[at..start]);
-        // As in `hit`: the masked records are equal, so a field the stencil has is there in the copy too.
-        let value = match values[field] {
-            Some((value_start, value_end)) => &content[value_start..value_end],
-            None => &stencil.json[start..end],
-        };
-        if field < FIRST_BLOCK {
-            piece.extend_from_slice(value);
-        } else {
-            pieces.append(PyBytes::new(py, &piece))?;
-            piece.clear();
-            blocks.append(((field - FIRST_BLOCK).into_pyobject(py)?, PyBytes::new(py, value)))?;
-        }
-        at = end;
-    }
-    piece.extend_from_slice(&stencil.json[at..]);
-    pieces.append(PyBytes::new(py, &piece))?;
+    let spliced = splice(stencil, content, values);
+    let pieces = PyList::new(py, spliced.pieces.iter().map(|piece| PyBytes::new(py, piece)))?;
+    let blocks = PyList::new(
+        py,
+        spliced
+            .blocks
+            .into_iter()
+            .map(|(field, value)| (field, PyBytes::new(py, value))),
+    )?;
     PyTuple::new(
         py,
         [
@@ -381,20 +401,7 @@ fn hit<'py>(py: Python<'py>, stencil: &Stencil, content: &[u8], values: &Values)
             "a copy without blocks met a stencil with blocks",
         ));
     }
-    let mut json = Vec::with_capacity(stencil.json.len() + 16);
-    let mut at = 0;
-    for &((start, end), field) in &stencil.spans {
-        json.extend_from_slice(&stencil.json[at..start]);
-        // The masked records are equal, so this record has each field the stencil has; were one missing,
-        // the earlier record's value would stay, never bytes from elsewhere in this file.
-        let value = match values[field] {
-            Some((value_start, value_end)) => &content[value_start..value_end],
-            None => &stencil.json[start..end],
-        };
-        json.extend_from_slice(value);
-        at = end;
-    }
-    json.extend_from_slice(&stencil.json[at..]);
+    let spliced = splice(stencil, content, values); // no blocks: one piece, the whole stored JSON
     PyTuple::new(
         py,
         [
@@ -402,7 +409,7 @@ fn hit<'py>(py: Python<'py>, stencil: &Stencil, content: &[u8], values: &Values)
             id_text(py, content, values[EVENT_ID]),
             id_text(py, content, values[EVENT_TIME]),
             id_text(py, content, values[SHARED_EVENT_ID]),
-            PyBytes::new(py, &json).into_any(),
+            PyBytes::new(py, &spliced.pieces[0]).into_any(),
         ],
     )
 }
